@@ -1,0 +1,538 @@
+// Automaton::Build: IR -> per-rule Thompson NFA -> subset construction -> Moore minimisation ->
+// one global state numbering with a byte-class transition table, then FIRST/FOLLOW byte sets.
+#include "automaton.h"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "formgate/error.h"
+#include "utf8.h"
+
+namespace formgate {
+
+namespace {
+
+struct VectorHash {
+  size_t operator()(const std::vector<int32_t>& v) const {
+    size_t h = v.size();
+    for (int32_t x : v) h = h * 1000003u ^ static_cast<size_t>(x) * 0x9E3779B97F4A7C15ull;
+    return h;
+  }
+};
+
+struct ByteEdge {
+  uint8_t lo, hi;
+  int32_t to;
+};
+struct SymEdge {
+  int32_t sym;
+  int32_t to;
+};
+
+struct Nfa {
+  struct State {
+    std::vector<int32_t> eps;
+    std::vector<ByteEdge> bytes;
+    std::vector<SymEdge> syms;
+  };
+  std::vector<State> states;
+  int32_t New() {
+    states.emplace_back();
+    return static_cast<int32_t>(states.size()) - 1;
+  }
+};
+
+struct Dfa {
+  struct State {
+    bool final = false;
+    std::vector<ByteEdge> bytes;  // sorted, disjoint
+    std::vector<SymEdge> syms;    // sorted by sym
+  };
+  std::vector<State> states;  // state 0 is the start
+};
+
+// A call symbol: plain call of `rule`, or a counted repetition (repeat >= 0).
+struct Symbol {
+  int32_t rule;
+  int32_t repeat;
+};
+
+}  // namespace
+
+class AutomatonBuilder {
+ public:
+  explicit AutomatonBuilder(const Grammar& g) : g_(g) {
+    for (const Rule& r : g.rules) jobs_.push_back({r.name, r.body});
+    plain_symbol_.assign(g.rules.size(), -1);
+  }
+
+  Automaton Build() {
+    std::vector<Dfa> dfas;
+    // Jobs grow while we compile: counted repetitions add auxiliary rules.
+    for (size_t r = 0; r < jobs_.size(); ++r) {
+      Nfa nfa;
+      auto [in, out] = BuildExpr(&nfa, jobs_[r].body, static_cast<int32_t>(r));
+      dfas.push_back(Minimize(Determinize(nfa, in, out, static_cast<int32_t>(r))));
+    }
+    return Assemble(dfas);
+  }
+
+ private:
+  struct Job {
+    std::string name;
+    int32_t body;
+  };
+
+  int32_t PlainSymbol(int32_t rule) {
+    if (plain_symbol_[rule] < 0) {
+      plain_symbol_[rule] = static_cast<int32_t>(symbols_.size());
+      symbols_.push_back({rule, -1});
+    }
+    return plain_symbol_[rule];
+  }
+
+  int32_t RepeatSymbol(int32_t body, int32_t min, int32_t max, int32_t owner) {
+    int32_t rule = static_cast<int32_t>(jobs_.size());
+    jobs_.push_back({jobs_[owner].name + "#repeat" + std::to_string(repeats_.size()), body});
+    plain_symbol_.push_back(-1);
+    repeats_.push_back({min, max});
+    symbols_.push_back({rule, static_cast<int32_t>(repeats_.size()) - 1});
+    return static_cast<int32_t>(symbols_.size()) - 1;
+  }
+
+  int64_t ExprSize(int32_t e) const {
+    const Expr& x = g_.exprs[e];
+    switch (x.kind) {
+      case ExprKind::kBytes:
+        return static_cast<int64_t>(x.bytes.size());
+      case ExprKind::kCharClass:
+        return 2 * static_cast<int64_t>(x.ranges.size()) + 1;
+      case ExprKind::kSequence:
+      case ExprKind::kChoice: {
+        int64_t n = 1;
+        for (int32_t c : x.children) n += ExprSize(c);
+        return n;
+      }
+      case ExprKind::kRepeat: {
+        int64_t copies = x.max == -1 ? x.min + 1 : x.max;
+        return 1 + std::min<int64_t>(ExprSize(x.children[0]) * copies, 1 << 30);
+      }
+      default:
+        return 1;
+    }
+  }
+
+  void CheckNfaSize(const Nfa& nfa, int32_t rule) const {
+    if (nfa.states.size() > 4u * kMaxStatesPerRule) {
+      throw LimitError("rule '" + jobs_[rule].name + "' is too large to compile (over " +
+                       std::to_string(4 * kMaxStatesPerRule) + " automaton states)");
+    }
+  }
+
+  std::pair<int32_t, int32_t> BuildExpr(Nfa* nfa, int32_t e, int32_t rule) {
+    CheckNfaSize(*nfa, rule);
+    const Expr& x = g_.exprs[e];
+    switch (x.kind) {
+      case ExprKind::kEmpty: {
+        int32_t s = nfa->New();
+        return {s, s};
+      }
+      case ExprKind::kBytes: {
+        int32_t in = nfa->New(), cur = in;
+        for (unsigned char b : x.bytes) {
+          int32_t t = nfa->New();
+          nfa->states[cur].bytes.push_back({b, b, t});
+          cur = t;
+        }
+        return {in, cur};
+      }
+      case ExprKind::kCharClass: {
+        int32_t in = nfa->New(), out = nfa->New();
+        for (const ByteRangeSeq& seq : Utf8Sequences(x.ranges)) {
+          int32_t cur = in;
+          for (size_t i = 0; i < seq.size(); ++i) {
+            int32_t t = i + 1 == seq.size() ? out : nfa->New();
+            nfa->states[cur].bytes.push_back({seq[i].lo, seq[i].hi, t});
+            cur = t;
+          }
+        }
+        return {in, out};
+      }
+      case ExprKind::kRuleRef: {
+        int32_t in = nfa->New(), out = nfa->New();
+        nfa->states[in].syms.push_back({PlainSymbol(x.rule), out});
+        return {in, out};
+      }
+      case ExprKind::kSequence: {
+        int32_t in = -1, cur = -1;
+        for (int32_t c : x.children) {
+          auto [ci, co] = BuildExpr(nfa, c, rule);
+          if (in < 0) {
+            in = ci;
+          } else {
+            nfa->states[cur].eps.push_back(ci);
+          }
+          cur = co;
+        }
+        if (in < 0) in = cur = nfa->New();
+        return {in, cur};
+      }
+      case ExprKind::kChoice: {
+        int32_t in = nfa->New(), out = nfa->New();
+        for (int32_t c : x.children) {
+          auto [ci, co] = BuildExpr(nfa, c, rule);
+          nfa->states[in].eps.push_back(ci);
+          nfa->states[co].eps.push_back(out);
+        }
+        return {in, out};
+      }
+      case ExprKind::kRepeat:
+        return BuildRepeat(nfa, x, rule);
+    }
+    return {nfa->New(), nfa->New()};
+  }
+
+  std::pair<int32_t, int32_t> BuildRepeat(Nfa* nfa, const Expr& x, int32_t rule) {
+    int32_t body = x.children[0];
+    int64_t size = ExprSize(body);
+    int32_t in = nfa->New(), cur = in;
+    auto append_copy = [&](bool optional) {
+      auto [ci, co] = BuildExpr(nfa, body, rule);
+      nfa->states[cur].eps.push_back(ci);
+      int32_t next = nfa->New();
+      nfa->states[co].eps.push_back(next);
+      if (optional) nfa->states[cur].eps.push_back(next);
+      cur = next;
+    };
+    auto append_counter = [&](int32_t min, int32_t max) {
+      int32_t next = nfa->New();
+      nfa->states[cur].syms.push_back({RepeatSymbol(body, std::max(min, 1), max, rule), next});
+      if (min == 0) nfa->states[cur].eps.push_back(next);
+      cur = next;
+    };
+    int32_t fixed = x.min;
+    bool unroll = (x.max == -1 ? x.min : x.max) <= kMaxUnrolledCopies &&
+                  size * (x.max == -1 ? x.min + 1 : x.max) <= kMaxUnrolledSize;
+    if (unroll) {
+      for (int32_t i = 0; i < fixed; ++i) append_copy(false);
+      if (x.max != -1) {
+        // Nested optionals (a (a (a)?)?)? keep the NFA small and deterministic-friendly.
+        std::vector<int32_t> skips;
+        for (int32_t i = fixed; i < x.max; ++i) {
+          skips.push_back(cur);
+          append_copy(false);
+        }
+        for (int32_t s : skips) nfa->states[s].eps.push_back(cur);
+      }
+    } else if (x.max == -1) {
+      if (fixed > 0) append_counter(fixed, fixed);
+    } else {
+      append_counter(x.min, x.max);
+    }
+    if (x.max == -1) {
+      int32_t loop = nfa->New();
+      nfa->states[cur].eps.push_back(loop);
+      auto [ci, co] = BuildExpr(nfa, body, rule);
+      nfa->states[loop].eps.push_back(ci);
+      nfa->states[co].eps.push_back(loop);
+      cur = loop;
+    }
+    return {in, cur};
+  }
+
+  static void EpsClose(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint32_t>* stamp,
+                       uint32_t gen) {
+    std::vector<int32_t> work(*set);
+    set->clear();
+    while (!work.empty()) {
+      int32_t s = work.back();
+      work.pop_back();
+      if ((*stamp)[s] == gen) continue;
+      (*stamp)[s] = gen;
+      set->push_back(s);
+      for (int32_t t : nfa.states[s].eps) work.push_back(t);
+    }
+    std::sort(set->begin(), set->end());
+  }
+
+  Dfa Determinize(const Nfa& nfa, int32_t in, int32_t out, int32_t rule) {
+    std::vector<uint32_t> stamp(nfa.states.size(), 0);
+    uint32_t gen = 0;
+    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> ids;
+    std::vector<std::vector<int32_t>> sets;
+    auto intern = [&](std::vector<int32_t> set) {
+      EpsClose(nfa, &set, &stamp, ++gen);
+      auto it = ids.find(set);
+      if (it != ids.end()) return it->second;
+      int32_t id = static_cast<int32_t>(sets.size());
+      if (id >= kMaxStatesPerRule) {
+        throw LimitError("rule '" + jobs_[rule].name + "' needs more than " +
+                         std::to_string(kMaxStatesPerRule) +
+                         " automaton states (a pattern with exponential blow-up?)");
+      }
+      ids.emplace(set, id);
+      sets.push_back(std::move(set));
+      return id;
+    };
+    Dfa dfa;
+    intern({in});
+    for (size_t d = 0; d < sets.size(); ++d) {
+      Dfa::State st;
+      std::vector<ByteEdge> edges;
+      std::map<int32_t, std::vector<int32_t>> by_sym;
+      for (int32_t s : sets[d]) {
+        if (s == out) st.final = true;
+        for (const ByteEdge& e : nfa.states[s].bytes) edges.push_back(e);
+        for (const SymEdge& e : nfa.states[s].syms) by_sym[e.sym].push_back(e.to);
+      }
+      std::vector<int> cuts;
+      for (const ByteEdge& e : edges) {
+        cuts.push_back(e.lo);
+        cuts.push_back(e.hi + 1);
+      }
+      std::sort(cuts.begin(), cuts.end());
+      cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+      for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+        int lo = cuts[i], hi = cuts[i + 1] - 1;
+        std::vector<int32_t> targets;
+        for (const ByteEdge& e : edges) {
+          if (e.lo <= lo && hi <= e.hi) targets.push_back(e.to);
+        }
+        if (targets.empty()) continue;
+        std::sort(targets.begin(), targets.end());
+        targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+        int32_t to = intern(std::move(targets));
+        if (!st.bytes.empty() && st.bytes.back().to == to && st.bytes.back().hi + 1 == lo) {
+          st.bytes.back().hi = static_cast<uint8_t>(hi);
+        } else {
+          st.bytes.push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
+        }
+      }
+      for (auto& [sym, targets] : by_sym) st.syms.push_back({sym, intern(targets)});
+      dfa.states.push_back(std::move(st));
+    }
+    return dfa;
+  }
+
+  // Moore partition refinement; block of the start state becomes state 0.
+  static Dfa Minimize(const Dfa& dfa) {
+    size_t n = dfa.states.size();
+    std::vector<int32_t> block(n, 0);
+    size_t num_blocks = 0;
+    for (;;) {
+      std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> sig_ids;
+      std::vector<int32_t> next_block(n);
+      for (size_t s = 0; s < n; ++s) {
+        const Dfa::State& st = dfa.states[s];
+        std::vector<int32_t> sig{block[s], st.final ? 1 : 0};
+        for (const ByteEdge& e : st.bytes) {
+          int32_t b = block[e.to];
+          size_t k = sig.size();
+          if (k >= 5 && sig[k - 1] == b && sig[k - 2] + 1 == e.lo) {
+            sig[k - 2] = e.hi;
+          } else {
+            sig.insert(sig.end(), {-1, e.lo, e.hi, b});
+          }
+        }
+        for (const SymEdge& e : st.syms) sig.insert(sig.end(), {-2, e.sym, block[e.to]});
+        auto it = sig_ids.emplace(sig, static_cast<int32_t>(sig_ids.size())).first;
+        next_block[s] = it->second;
+      }
+      block.swap(next_block);
+      if (sig_ids.size() == num_blocks) break;
+      num_blocks = sig_ids.size();
+    }
+    // Renumber so the start state's block is 0, in order of first appearance.
+    std::vector<int32_t> order(num_blocks, -1);
+    std::vector<int32_t> rep(num_blocks, -1);
+    int32_t next_id = 0;
+    for (size_t s = 0; s < n; ++s) {
+      if (order[block[s]] < 0) {
+        order[block[s]] = next_id++;
+        rep[order[block[s]]] = static_cast<int32_t>(s);
+      }
+    }
+    Dfa out;
+    out.states.resize(num_blocks);
+    for (size_t b = 0; b < num_blocks; ++b) {
+      Dfa::State st = dfa.states[rep[b]];
+      std::vector<ByteEdge> merged;
+      for (ByteEdge e : st.bytes) {
+        e.to = order[block[e.to]];
+        if (!merged.empty() && merged.back().to == e.to && merged.back().hi + 1 == e.lo) {
+          merged.back().hi = e.hi;
+        } else {
+          merged.push_back(e);
+        }
+      }
+      st.bytes = std::move(merged);
+      for (SymEdge& e : st.syms) e.to = order[block[e.to]];
+      out.states[b] = std::move(st);
+    }
+    return out;
+  }
+
+  Automaton Assemble(const std::vector<Dfa>& dfas) {
+    Automaton a;
+    int64_t total = 0;
+    for (size_t r = 0; r < dfas.size(); ++r) {
+      a.rule_start_.push_back(static_cast<int32_t>(total));
+      a.rule_names_.push_back(jobs_[r].name);
+      total += static_cast<int64_t>(dfas[r].states.size());
+      if (total > kMaxStates) {
+        throw LimitError("grammar needs more than " + std::to_string(kMaxStates) +
+                         " automaton states");
+      }
+    }
+    int32_t n = static_cast<int32_t>(total);
+    a.repeats_ = repeats_;
+    a.final_.assign(n, 0);
+    a.has_bytes_.assign(n, 0);
+    a.state_rule_.assign(n, 0);
+    a.call_offsets_.assign(n + 1, 0);
+    a.direct_bytes_.assign(n, ByteSet());
+    // Byte classes: cut at every range boundary, then merge classes with identical columns.
+    std::vector<bool> cut(257, false);
+    cut[0] = cut[256] = true;
+    for (const Dfa& d : dfas) {
+      for (const Dfa::State& st : d.states) {
+        for (const ByteEdge& e : st.bytes) cut[e.lo] = cut[e.hi + 1] = true;
+      }
+    }
+    std::array<int32_t, 256> interval{};
+    int32_t num_intervals = 0;
+    for (int b = 0; b < 256; ++b) {
+      if (b > 0 && cut[b]) ++num_intervals;
+      interval[b] = num_intervals;
+    }
+    ++num_intervals;
+    std::vector<int32_t> table(static_cast<size_t>(n) * num_intervals, -1);
+    for (size_t r = 0; r < dfas.size(); ++r) {
+      int32_t base = a.rule_start_[r];
+      for (size_t i = 0; i < dfas[r].states.size(); ++i) {
+        const Dfa::State& st = dfas[r].states[i];
+        int32_t s = base + static_cast<int32_t>(i);
+        a.state_rule_[s] = static_cast<int32_t>(r);
+        a.final_[s] = st.final;
+        a.has_bytes_[s] = !st.bytes.empty();
+        for (const ByteEdge& e : st.bytes) {
+          for (int b = e.lo; b <= e.hi; ++b) {
+            table[static_cast<size_t>(s) * num_intervals + interval[b]] = base + e.to;
+            a.direct_bytes_[s].set(b);
+          }
+        }
+        for (const SymEdge& e : st.syms) {
+          const Symbol& sym = symbols_[e.sym];
+          a.calls_.push_back({sym.rule, base + e.to, sym.repeat});
+        }
+        a.call_offsets_[s + 1] = static_cast<int32_t>(a.calls_.size());
+      }
+    }
+    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> columns;
+    std::vector<int32_t> interval_class(num_intervals);
+    for (int32_t c = 0; c < num_intervals; ++c) {
+      std::vector<int32_t> col(n);
+      for (int32_t s = 0; s < n; ++s) col[s] = table[static_cast<size_t>(s) * num_intervals + c];
+      interval_class[c] =
+          columns.emplace(std::move(col), static_cast<int32_t>(columns.size())).first->second;
+    }
+    a.num_classes_ = static_cast<int32_t>(columns.size());
+    for (int b = 0; b < 256; ++b) a.byte_class_[b] = static_cast<uint8_t>(interval_class[interval[b]]);
+    a.next_.assign(static_cast<size_t>(n) * a.num_classes_, -1);
+    for (int32_t s = 0; s < n; ++s) {
+      for (int32_t c = 0; c < num_intervals; ++c) {
+        a.next_[static_cast<size_t>(s) * a.num_classes_ + interval_class[c]] =
+            table[static_cast<size_t>(s) * num_intervals + c];
+      }
+    }
+    ComputeFollow(&a);
+    return a;
+  }
+
+  // FIRST(s): bytes consumable next from s (through calls and nullable callees); NULLABLE(s): s
+  // can reach its rule's end without consuming. FOLLOW(r): bytes that may come after r returns.
+  static void ComputeFollow(Automaton* a) {
+    int32_t n = a->NumStates();
+    std::vector<ByteSet> first(a->direct_bytes_);
+    std::vector<uint8_t> nullable(a->final_);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (int32_t s = n - 1; s >= 0; --s) {
+        for (const CallEdge* c = a->CallsBegin(s); c != a->CallsEnd(s); ++c) {
+          int32_t start = a->RuleStart(c->rule);
+          ByteSet f = first[s] | first[start];
+          bool nul = nullable[s];
+          if (nullable[start]) {
+            f |= first[c->ret];
+            nul = nul || nullable[c->ret];
+          }
+          if (f != first[s] || nul != static_cast<bool>(nullable[s])) {
+            first[s] = f;
+            nullable[s] = nul;
+            changed = true;
+          }
+        }
+      }
+    }
+    a->follow_.assign(a->NumRules(), ByteSet());
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (int32_t s = 0; s < n; ++s) {
+        int32_t owner = a->StateRule(s);
+        for (const CallEdge* c = a->CallsBegin(s); c != a->CallsEnd(s); ++c) {
+          ByteSet f = a->follow_[c->rule] | first[c->ret];
+          if (nullable[c->ret]) f |= a->follow_[owner];
+          if (c->repeat >= 0) f |= first[a->RuleStart(c->rule)];
+          if (f != a->follow_[c->rule]) {
+            a->follow_[c->rule] = f;
+            changed = true;
+          }
+        }
+      }
+    }
+  }
+
+  const Grammar& g_;
+  std::vector<Job> jobs_;
+  std::vector<int32_t> plain_symbol_;
+  std::vector<Symbol> symbols_;
+  std::vector<RepeatInfo> repeats_;
+};
+
+Automaton Automaton::Build(const Grammar& g) { return AutomatonBuilder(g).Build(); }
+
+size_t Automaton::MemoryBytes() const {
+  return next_.size() * sizeof(int32_t) + calls_.size() * sizeof(CallEdge) +
+         state_rule_.size() * (sizeof(int32_t) * 2 + 2 + sizeof(ByteSet)) +
+         follow_.size() * sizeof(ByteSet);
+}
+
+std::string Automaton::Describe() const {
+  std::string out;
+  for (int32_t s = 0; s < NumStates(); ++s) {
+    out += "s" + std::to_string(s) + " [" + rule_names_[state_rule_[s]] + "]" +
+           (final_[s] ? " final" : "") + ":";
+    for (int b = 0; b < 256; ++b) {
+      int32_t t = Next(s, static_cast<uint8_t>(b));
+      if (t >= 0) {
+        int e = b;
+        while (e + 1 < 256 && Next(s, static_cast<uint8_t>(e + 1)) == t) ++e;
+        out += " " + std::to_string(b) + (e > b ? "-" + std::to_string(e) : "") + "->s" +
+               std::to_string(t);
+        b = e;
+      }
+    }
+    for (const CallEdge* c = CallsBegin(s); c != CallsEnd(s); ++c) {
+      out += " call " + rule_names_[c->rule] + "->s" + std::to_string(c->ret);
+      if (c->repeat >= 0) {
+        out += "{" + std::to_string(repeats_[c->repeat].min) + "," +
+               std::to_string(repeats_[c->repeat].max) + "}";
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace formgate

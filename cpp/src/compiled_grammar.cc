@@ -1,0 +1,20 @@
+#include "automaton.h"
+#include "formgate/compiler.h"
+#include "mask_cache.h"
+
+namespace formgate {
+
+CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer,
+                                 int threads)
+    : grammar_(std::move(grammar)), tokenizer_(std::move(tokenizer)) {
+  automaton_ = std::make_unique<Automaton>(Automaton::Build(grammar_));
+  masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_, threads);
+}
+
+CompiledGrammar::~CompiledGrammar() = default;
+
+size_t CompiledGrammar::MemoryBytes() const {
+  return automaton_->MemoryBytes() + masks_->MemoryBytes();
+}
+
+}  // namespace formgate

@@ -1,0 +1,146 @@
+#include "mask_cache.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "pda_runner.h"
+#include "token_trie.h"
+
+namespace formgate {
+
+namespace {
+
+enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
+
+// Classifies every text token for a stack [state] above an unknown caller.
+class StatePrecheck {
+ public:
+  StatePrecheck(const Automaton& a, const TokenTrie& trie)
+      : a_(a), trie_(trie), runner_(&a, &arena_) {
+    int32_t depth = trie.MaxDepth() + 1;
+    levels_.resize(depth);
+    pending_.resize(depth);
+    marks_.resize(depth);
+    cls_.resize(trie.NumTokens());
+  }
+
+  const std::vector<uint8_t>& Run(int32_t state) {
+    std::fill(cls_.begin(), cls_.end(), kRejected);
+    arena_.Clear();
+    const ByteSet& follow = a_.Follow(a_.StateRule(state));
+    runner_.Start(state, kUnknownParent, &levels_[0]);
+    pending_[0] = false;
+    marks_[0] = arena_.Size();
+    int32_t i = 1;
+    const int32_t end = trie_.NumNodes();
+    while (i < end) {
+      const TrieNode& node = trie_.Node(i);
+      int32_t d = node.depth;
+      const Frontier& up = levels_[d - 1];
+      // Returning below the rule with this byte next is only possible if it can follow the rule.
+      bool pending = pending_[d - 1] || (up.escaped && follow[node.byte]);
+      if (up.tops.empty()) {
+        Fill(node.tok_begin, trie_.Node(node.subtree_end).tok_begin,
+             pending ? kUncertain : kRejected);
+        i = node.subtree_end;
+        continue;
+      }
+      arena_.Truncate(marks_[d - 1]);
+      Frontier& here = levels_[d];
+      runner_.Step(up, node.byte, &here);
+      pending_[d] = pending;
+      marks_[d] = arena_.Size();
+      bool accepted = !here.tops.empty() || here.escaped;
+      Fill(node.tok_begin, node.tok_end, accepted ? kAccepted : pending ? kUncertain : kRejected);
+      if (here.tops.empty() && !here.escaped) {
+        Fill(node.tok_end, trie_.Node(node.subtree_end).tok_begin,
+             pending ? kUncertain : kRejected);
+        i = node.subtree_end;
+      } else {
+        ++i;
+      }
+    }
+    return cls_;
+  }
+
+ private:
+  void Fill(int32_t begin, int32_t end, TokenClass c) {
+    if (c != kRejected) std::fill(cls_.begin() + begin, cls_.begin() + end, c);
+  }
+
+  const Automaton& a_;
+  const TokenTrie& trie_;
+  StackArena arena_;
+  PdaRunner runner_;
+  std::vector<Frontier> levels_;
+  std::vector<uint8_t> pending_;
+  std::vector<size_t> marks_;
+  std::vector<uint8_t> cls_;
+};
+
+}  // namespace
+
+MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) {
+  const TokenTrie& trie = tok.Trie();
+  int32_t vocab_size = tok.VocabSize();
+  int32_t n_words = (vocab_size + 31) / 32;
+  std::vector<int32_t> universe(trie.SortedIds());
+  std::sort(universe.begin(), universe.end());
+  text_bits_.assign(n_words, 0);
+  for (int32_t id : universe) SetBit(text_bits_.data(), id);
+
+  index_.assign(a.NumStates(), -1);
+  std::vector<int32_t> states;
+  for (int32_t s = 0; s < a.NumStates(); ++s) {
+    if (a.HasBytes(s)) {
+      index_[s] = static_cast<int32_t>(states.size());
+      states.push_back(s);
+    }
+  }
+  masks_.resize(states.size());
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto worker = [&]() {
+    try {
+      StatePrecheck precheck(a, trie);
+      for (size_t k = next++; k < states.size(); k = next++) {
+        const std::vector<uint8_t>& cls = precheck.Run(states[k]);
+        std::vector<int32_t> accepted;
+        StateMasks& m = masks_[k];
+        for (int32_t q = 0; q < trie.NumTokens(); ++q) {
+          if (cls[q] == kAccepted) {
+            accepted.push_back(trie.TokenAt(q));
+          } else if (cls[q] == kUncertain) {
+            m.uncertain.push_back(q);
+          }
+        }
+        std::sort(accepted.begin(), accepted.end());
+        m.accepted = TokenSet(std::move(accepted), static_cast<int32_t>(universe.size()),
+                              universe, vocab_size);
+        m.uncertain.shrink_to_fit();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+      next = states.size();
+    }
+  };
+  int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(states.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+size_t MaskCache::MemoryBytes() const {
+  size_t n = index_.size() * 4 + text_bits_.size() * 4;
+  for (const StateMasks& m : masks_) n += m.accepted.MemoryBytes() + m.uncertain.capacity() * 4;
+  return n;
+}
+
+}  // namespace formgate

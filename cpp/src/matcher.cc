@@ -1,0 +1,277 @@
+// GrammarMatcher: a Frontier of persistent stacks, a history of frontiers for rollback, and the
+// run-time half of the mask: union of precomputed accepted sets, plus the uncertain tokens
+// checked against the real stacks by a sorted walk that reuses the common prefix of neighbours.
+#include "formgate/matcher.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "automaton.h"
+#include "mask_cache.h"
+#include "pda_runner.h"
+#include "token_trie.h"
+
+namespace formgate {
+
+namespace {
+
+constexpr size_t kMaxJumpForwardBytes = 4096;
+
+// Length of s without a trailing incomplete UTF-8 sequence.
+size_t CompleteUtf8Prefix(const std::string& s) {
+  size_t n = s.size();
+  for (size_t back = 1; back <= 4 && back <= n; ++back) {
+    unsigned char c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+    return back >= len ? n : n - back;
+  }
+  return n;
+}
+
+}  // namespace
+
+class MatcherState {
+ public:
+  MatcherState(std::shared_ptr<const CompiledGrammar> g, int32_t max_rollback)
+      : grammar(std::move(g)),
+        a(&grammar->GetAutomaton()),
+        masks(&grammar->Masks()),
+        tok(grammar->Tokenizer().get()),
+        max_rollback(max_rollback),
+        runner(a, &arena) {
+    levels.resize(tok->Trie().MaxDepth() + 2);
+    marks.resize(levels.size());
+    Reset();
+  }
+
+  MatcherState(const MatcherState& o)
+      : grammar(o.grammar),
+        a(o.a),
+        masks(o.masks),
+        tok(o.tok),
+        max_rollback(o.max_rollback),
+        arena(o.arena),
+        runner(a, &arena),
+        cur(o.cur),
+        terminated(o.terminated),
+        history(o.history),
+        levels(o.levels.size()),
+        marks(o.marks.size()) {}
+
+  void Reset() {
+    arena.Clear();
+    runner.Start(a->RuleStart(a->Root()), kNoParent, &cur);
+    terminated = false;
+    history.clear();
+  }
+
+  void CheckUsable() const {
+    if (terminated) {
+      throw std::invalid_argument(
+          "the matcher has terminated (it accepted a stop token); call reset() or rollback()");
+    }
+  }
+
+  // Records the current state; `arena_size` is where rollback to it truncates the arena.
+  void PushHistory(size_t arena_size) {
+    history.push_back({arena_size, cur.tops, cur.can_end, terminated});
+    if (max_rollback >= 0 && history.size() > static_cast<size_t>(max_rollback)) {
+      history.erase(history.begin());
+    }
+  }
+
+  bool AcceptBytes(const std::string& bytes) {
+    size_t mark = arena.Size();
+    Frontier f = cur, next;
+    try {
+      for (unsigned char b : bytes) {
+        runner.Step(f, b, &next);
+        std::swap(f, next);
+        if (!f.Alive()) {
+          arena.Truncate(mark);
+          return false;
+        }
+      }
+    } catch (...) {
+      arena.Truncate(mark);
+      throw;
+    }
+    PushHistory(mark);
+    cur = std::move(f);
+    return true;
+  }
+
+  void Fill(uint32_t* words) const {
+    CheckUsable();
+    int32_t n_words = (tok->VocabSize() + 31) / 32;
+    std::fill(words, words + n_words, 0u);
+    std::vector<int32_t> states;
+    for (int32_t top : cur.tops) states.push_back(arena[top].state);
+    std::sort(states.begin(), states.end());
+    states.erase(std::unique(states.begin(), states.end()), states.end());
+    std::vector<int32_t> candidates;
+    for (int32_t s : states) {
+      const StateMasks* m = masks->ForState(s);
+      m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
+      candidates.insert(candidates.end(), m->uncertain.begin(), m->uncertain.end());
+    }
+    if (states.size() > 1) {
+      std::sort(candidates.begin(), candidates.end());
+      candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    }
+    if (!candidates.empty()) CheckUncertain(candidates, words);
+    if (cur.can_end) {
+      for (int32_t id : tok->StopTokenIds()) SetBit(words, id);
+    }
+  }
+
+  // Candidates are sorted trie positions, so neighbours share prefixes: levels[k] holds the
+  // frontier after the first k bytes of the previous candidate and is reused up to their LCP.
+  void CheckUncertain(const std::vector<int32_t>& candidates, uint32_t* words) const {
+    const TokenTrie& trie = tok->Trie();
+    const std::vector<std::string>& vocab = tok->DecodedVocab();
+    size_t base = arena.Size();
+    levels[0] = cur;
+    marks[0] = base;
+    size_t valid = 0;  // levels[0..valid] belong to the previous candidate
+    const std::string* prev = nullptr;
+    try {
+      for (int32_t q : candidates) {
+        int32_t id = trie.TokenAt(q);
+        if (GetBit(words, id)) continue;
+        const std::string& t = vocab[id];
+        size_t lcp = 0;
+        if (prev) {
+          size_t lim = std::min({prev->size(), t.size(), valid});
+          while (lcp < lim && (*prev)[lcp] == t[lcp]) ++lcp;
+        }
+        size_t k = lcp;
+        arena.Truncate(marks[k]);
+        while (k < t.size() && !levels[k].tops.empty()) {
+          runner.Step(levels[k], static_cast<uint8_t>(t[k]), &levels[k + 1]);
+          marks[++k] = arena.Size();
+        }
+        valid = k;
+        prev = &t;
+        if (k == t.size() && levels[k].Alive()) SetBit(words, id);
+      }
+    } catch (...) {
+      arena.Truncate(base);
+      throw;
+    }
+    arena.Truncate(base);
+  }
+
+  std::string JumpForward() const {
+    if (terminated) return "";
+    size_t base = arena.Size();
+    Frontier f = cur, next;
+    std::string out;
+    while (!f.can_end && !f.tops.empty() && out.size() < kMaxJumpForwardBytes) {
+      int only = -1;
+      bool several = false;
+      for (int32_t top : f.tops) {
+        const ByteSet& bytes = a->DirectBytes(arena[top].state);
+        for (int b = 0; b < 256 && !several; ++b) {
+          if (!bytes[b]) continue;
+          if (only < 0) {
+            only = b;
+          } else if (only != b) {
+            several = true;
+          }
+        }
+        if (several) break;
+      }
+      if (several || only < 0) break;
+      runner.Step(f, static_cast<uint8_t>(only), &next);
+      std::swap(f, next);
+      out.push_back(static_cast<char>(only));
+    }
+    arena.Truncate(base);
+    out.resize(CompleteUtf8Prefix(out));
+    return out;
+  }
+
+  struct Saved {
+    size_t arena_size;
+    std::vector<int32_t> tops;
+    bool can_end;
+    bool terminated;
+  };
+
+  std::shared_ptr<const CompiledGrammar> grammar;
+  const Automaton* a;
+  const MaskCache* masks;
+  const TokenizerInfo* tok;
+  int32_t max_rollback;
+  // Mask computation and jump-forward intern speculative nodes and truncate them again, so the
+  // arena changes during const calls but is restored before they return.
+  mutable StackArena arena;
+  mutable PdaRunner runner;
+  Frontier cur;
+  bool terminated = false;
+  std::vector<Saved> history;  // the state before each step
+  mutable std::vector<Frontier> levels;
+  mutable std::vector<size_t> marks;
+};
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
+                               int32_t max_rollback_tokens)
+    : state_(std::make_unique<MatcherState>(std::move(grammar), max_rollback_tokens)) {}
+
+GrammarMatcher::GrammarMatcher(const GrammarMatcher& other)
+    : state_(std::make_unique<MatcherState>(*other.state_)) {}
+
+GrammarMatcher::~GrammarMatcher() = default;
+
+bool GrammarMatcher::AcceptToken(int32_t id) {
+  MatcherState& s = *state_;
+  if (id < 0 || id >= s.tok->VocabSize()) {
+    throw std::invalid_argument("token id " + std::to_string(id) + " is outside [0, " +
+                                std::to_string(s.tok->VocabSize()) + ")");
+  }
+  s.CheckUsable();
+  if (s.tok->IsStop(id)) {
+    if (!s.cur.can_end) return false;
+    s.PushHistory(s.arena.Size());
+    s.terminated = true;
+    return true;
+  }
+  if (!s.tok->IsText(id)) return false;
+  return s.AcceptBytes(s.tok->DecodedVocab()[id]);
+}
+
+bool GrammarMatcher::AcceptBytes(const std::string& bytes) {
+  state_->CheckUsable();
+  return state_->AcceptBytes(bytes);
+}
+
+void GrammarMatcher::FillNextTokenBitmask(uint32_t* words) const { state_->Fill(words); }
+bool GrammarMatcher::IsTerminated() const { return state_->terminated; }
+bool GrammarMatcher::IsCompleted() const { return state_->terminated || state_->cur.can_end; }
+
+void GrammarMatcher::Rollback(int32_t n) {
+  MatcherState& s = *state_;
+  if (n < 0 || static_cast<size_t>(n) > s.history.size()) {
+    throw std::invalid_argument("cannot roll back " + std::to_string(n) + " steps: only " +
+                                std::to_string(s.history.size()) + " can be undone");
+  }
+  if (n == 0) return;
+  MatcherState::Saved& saved = s.history[s.history.size() - n];
+  s.arena.Truncate(saved.arena_size);
+  s.cur.tops = std::move(saved.tops);
+  s.cur.can_end = saved.can_end;
+  s.cur.escaped = false;
+  s.terminated = saved.terminated;
+  s.history.resize(s.history.size() - n);
+}
+
+void GrammarMatcher::Reset() { state_->Reset(); }
+std::string GrammarMatcher::FindJumpForwardString() const { return state_->JumpForward(); }
+int32_t GrammarMatcher::NumSteps() const { return static_cast<int32_t>(state_->history.size()); }
+const std::shared_ptr<const CompiledGrammar>& GrammarMatcher::Grammar() const {
+  return state_->grammar;
+}
+
+}  // namespace formgate

@@ -1,0 +1,207 @@
+// pybind11 module formgate._core. The only place that knows about Python: C++ exceptions become
+// formgate.GrammarError / LimitError (with line, column, cause) or ValueError, and every call that
+// may take long (compiling, filling masks) releases the GIL.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
+
+#include "formgate/compiler.h"
+#include "formgate/error.h"
+#include "formgate/grammar.h"
+#include "formgate/matcher.h"
+#include "formgate/tokenizer_info.h"
+
+namespace py = pybind11;
+using namespace formgate;
+
+namespace {
+
+void RaiseGrammarError(const char* cls_name, const GrammarError& e) {
+  py::object cls = py::module_::import("formgate.errors").attr(cls_name);
+  py::object exc = cls(e.what(), e.line(), e.column(), e.cause());
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+}
+
+Grammar ToGrammar(const py::object& g, const std::string& root) {
+  if (py::isinstance<Grammar>(g)) return g.cast<Grammar>();
+  if (py::isinstance<py::str>(g)) {
+    std::string text = g.cast<std::string>();
+    py::gil_scoped_release release;
+    return Grammar::FromEbnf(text, root);
+  }
+  throw py::type_error("grammar must be a str (EBNF text) or a formgate.Grammar");
+}
+
+uint32_t* WordsAt(uintptr_t ptr) { return reinterpret_cast<uint32_t*>(ptr); }
+
+// Fills rows[i] of the bitmask at `base` for matchers[i], on up to `threads` threads.
+void BatchFill(const std::vector<const GrammarMatcher*>& matchers, uintptr_t base,
+               int64_t row_words, const std::vector<int64_t>& rows, int threads) {
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
+  auto worker = [&]() {
+    for (size_t i = next++; i < matchers.size(); i = next++) {
+      try {
+        matchers[i]->FillNextTokenBitmask(WordsAt(base) + rows[i] * row_words);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+  };
+  int n = std::max(1, std::min<int>(threads, static_cast<int>(matchers.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "formgate compiled core (use the formgate package, not this module directly)";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const LimitError& e) {
+      RaiseGrammarError("LimitError", e);
+    } catch (const GrammarError& e) {
+      RaiseGrammarError("GrammarError", e);
+    }
+  });
+
+  m.attr("MAX_REPETITION_BOUND") = kMaxRepetitionBound;
+  m.attr("MAX_NESTING_DEPTH") = kMaxNestingDepth;
+
+  py::class_<Grammar>(m, "Grammar", R"doc(A grammar in formgate's IR.
+
+Example:
+    >>> import formgate
+    >>> g = formgate.Grammar.from_ebnf('root ::= "a" [0-9]+')
+    >>> print(g)
+    root ::= "a" [0-9]+
+)doc")
+      .def_static(
+          "from_ebnf",
+          [](const std::string& text, const std::string& root) {
+            py::gil_scoped_release release;
+            return Grammar::FromEbnf(text, root);
+          },
+          py::arg("text"), py::arg("root") = "root",
+          "Parse GBNF/EBNF text (see docs/ebnf.md). Raises GrammarError with the position.")
+      .def("__str__", &Grammar::ToString)
+      .def("__repr__",
+           [](const Grammar& g) {
+             return "<formgate.Grammar with " + std::to_string(g.rules.size()) + " rules>";
+           })
+      .def_property_readonly("num_rules",
+                             [](const Grammar& g) { return static_cast<int>(g.rules.size()); })
+      .def_property_readonly("root_name",
+                             [](const Grammar& g) { return g.rules[g.root].name; });
+
+  py::class_<TokenizerInfo, std::shared_ptr<TokenizerInfo>>(m, "TokenizerInfo")
+      .def(py::init([](std::vector<std::string> vocab, std::optional<int32_t> vocab_size,
+                       std::optional<std::vector<int32_t>> stop,
+                       std::optional<std::vector<int32_t>> special) {
+             return std::make_shared<TokenizerInfo>(
+                 std::move(vocab), vocab_size.value_or(-1),
+                 stop.value_or(std::vector<int32_t>{}), special.value_or(std::vector<int32_t>{}));
+           }),
+           py::arg("encoded_vocab"), py::kw_only(), py::arg("vocab_size") = py::none(),
+           py::arg("stop_token_ids") = py::none(), py::arg("special_token_ids") = py::none())
+      .def_property_readonly("vocab_size", &TokenizerInfo::VocabSize)
+      .def_property_readonly("decoded_vocab",
+                             [](const TokenizerInfo& t) {
+                               py::list out;
+                               for (const std::string& s : t.DecodedVocab()) out.append(py::bytes(s));
+                               return out;
+                             })
+      .def_property_readonly("stop_token_ids", &TokenizerInfo::StopTokenIds)
+      .def_property_readonly("special_token_ids", &TokenizerInfo::SpecialTokenIds);
+
+  py::class_<CompiledGrammar, std::shared_ptr<CompiledGrammar>>(m, "CompiledGrammar",
+                                                                "An immutable compiled grammar.")
+      .def_property_readonly("grammar", &CompiledGrammar::GetGrammar)
+      .def_property_readonly("tokenizer_info",
+                             [](const CompiledGrammar& c) {
+                               return std::const_pointer_cast<TokenizerInfo>(c.Tokenizer());
+                             })
+      .def_property_readonly("memory_size_bytes", &CompiledGrammar::MemoryBytes);
+
+  py::class_<GrammarCompiler>(m, "GrammarCompiler", R"doc(Compiles grammars for one vocabulary.
+
+Example:
+    >>> import formgate
+    >>> info = formgate.TokenizerInfo([b"a", b"b", b"ab", b"</s>"], stop_token_ids=[3])
+    >>> compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= ("a" | "b")+')
+    >>> compiled.memory_size_bytes > 0
+    True
+)doc")
+      .def(py::init([](std::shared_ptr<TokenizerInfo> t, int max_threads) {
+             return GrammarCompiler(std::move(t), max_threads);
+           }),
+           py::arg("tokenizer_info"), py::arg("max_threads") = 8)
+      .def(
+          "compile_grammar",
+          [](const GrammarCompiler& c, const py::object& grammar, const std::string& root) {
+            Grammar g = ToGrammar(grammar, root);
+            py::gil_scoped_release release;
+            return std::const_pointer_cast<CompiledGrammar>(c.Compile(g));
+          },
+          py::arg("grammar"), py::arg("root") = "root",
+          "Compile EBNF text or a Grammar. Releases the GIL while compiling.")
+      .def_property_readonly("max_threads", &GrammarCompiler::MaxThreads);
+
+  py::class_<GrammarMatcher>(m, "GrammarMatcher")
+      .def(py::init([](std::shared_ptr<CompiledGrammar> g, int32_t max_rollback_tokens) {
+             return GrammarMatcher(std::move(g), max_rollback_tokens);
+           }),
+           py::arg("compiled_grammar"), py::arg("max_rollback_tokens") = -1)
+      .def(py::init<const GrammarMatcher&>(), py::arg("other"))
+      .def("accept_token", &GrammarMatcher::AcceptToken, py::arg("token_id"),
+           "Advance by one token; False (state unchanged) if the grammar rejects it.")
+      .def(
+          "accept_string",
+          [](GrammarMatcher& m, const py::object& s) {
+            std::string bytes = py::isinstance<py::bytes>(s) ? std::string(s.cast<py::bytes>())
+                                                             : s.cast<std::string>();
+            return m.AcceptBytes(bytes);
+          },
+          py::arg("text"), "Advance by a str or bytes, all or nothing; one rollback step.")
+      .def(
+          "_fill_bitmask_ptr",
+          [](const GrammarMatcher& m, uintptr_t ptr) {
+            py::gil_scoped_release release;
+            m.FillNextTokenBitmask(WordsAt(ptr));
+          },
+          py::arg("ptr"))
+      .def("is_terminated", &GrammarMatcher::IsTerminated)
+      .def("is_completed", &GrammarMatcher::IsCompleted)
+      .def("rollback", &GrammarMatcher::Rollback, py::arg("num_tokens") = 1)
+      .def("reset", &GrammarMatcher::Reset)
+      .def("find_jump_forward_string",
+           [](const GrammarMatcher& m) {
+             std::string s = m.FindJumpForwardString();
+             return py::str(s.data(), s.size());
+           })
+      .def_property_readonly("num_steps", &GrammarMatcher::NumSteps)
+      .def_property_readonly("compiled_grammar", [](const GrammarMatcher& m) {
+        return std::const_pointer_cast<CompiledGrammar>(m.Grammar());
+      });
+
+  m.def(
+      "_batch_fill",
+      [](const std::vector<const GrammarMatcher*>& matchers, uintptr_t base, int64_t row_words,
+         const std::vector<int64_t>& rows, int threads) {
+        py::gil_scoped_release release;
+        BatchFill(matchers, base, row_words, rows, threads);
+      },
+      py::arg("matchers"), py::arg("base"), py::arg("row_words"), py::arg("rows"),
+      py::arg("threads"));
+}

@@ -1,0 +1,34 @@
+"""formgate: grammars, regexes and JSON schemas to per-step token masks for LLM generation.
+
+Example:
+    >>> import formgate
+    >>> info = formgate.TokenizerInfo([b"{", b"}", b'"a"', b":", b"1", b"</s>"], stop_token_ids=[5])
+    >>> compiled = formgate.GrammarCompiler(info).compile_grammar(
+    ...     'root ::= "{" "\\"a\\"" ":" [0-9]+ "}"')
+    >>> matcher = formgate.GrammarMatcher(compiled)
+    >>> all(matcher.accept_token(t) for t in [0, 2, 3, 4, 1, 5])
+    True
+"""
+
+from formgate import testing
+from formgate._core import CompiledGrammar, Grammar, GrammarCompiler
+from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
+from formgate.errors import GrammarError, LimitError
+from formgate.matcher import BatchGrammarMatcher, GrammarMatcher
+from formgate.tokenizer_info import TokenizerInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchGrammarMatcher",
+    "CompiledGrammar",
+    "Grammar",
+    "GrammarCompiler",
+    "GrammarError",
+    "GrammarMatcher",
+    "LimitError",
+    "TokenizerInfo",
+    "allocate_token_bitmask",
+    "apply_token_bitmask_inplace",
+    "testing",
+]
