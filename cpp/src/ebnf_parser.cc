@@ -206,7 +206,7 @@ class EbnfParser {
   int32_t ParseBound(SourcePos brace) {
     SkipInlineSpace();
     if (!(Peek() >= '0' && Peek() <= '9')) {
-      FailHere("invalid repetition: expected a number in '{...}'");
+      src_.Fail("invalid repetition: expected a number in '{...}'", brace);
     }
     int64_t v = 0;
     while (Peek() >= '0' && Peek() <= '9') {
@@ -237,9 +237,9 @@ class EbnfParser {
       SkipInlineSpace();
       *max = Peek() == '}' ? -1 : ParseBound(brace);
     } else {
-      FailHere("invalid repetition: expected ',' or '}'");
+      src_.Fail("invalid repetition: expected ',' or '}'", brace);
     }
-    if (Peek() != '}') FailHere("invalid repetition: expected '}'");
+    if (Peek() != '}') src_.Fail("invalid repetition: expected '}'", brace);
     ++p_;
     if (*max != -1 && *min > *max) {
       src_.Fail("invalid repetition range {" + std::to_string(*min) + "," +
@@ -312,8 +312,9 @@ class EbnfParser {
     }
     if (in_class && (c == ']' || c == '[' || c == '-' || c == '^')) return c;
     if (c == '\0' && AtEnd()) src_.Fail("unterminated string", pos);
-    std::string shown(1, c);
-    src_.Fail("invalid escape '\\" + shown + "'", pos);
+    size_t q = p_ - 1;
+    DecodeUtf8(text_, &q);
+    src_.Fail("invalid escape '\\" + text_.substr(p_ - 1, q - (p_ - 1)) + "'", pos);
   }
 
   uint32_t ParseHexEscape(int digits, SourcePos pos) {

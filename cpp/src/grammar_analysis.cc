@@ -187,6 +187,9 @@ std::vector<bool> NullableRules(const Grammar& g) {
 }
 
 Grammar Simplify(const Grammar& g, const SourceText& src) {
+  // Left recursion first: `root ::= root "x"` is also an empty language, but the recursion is
+  // the mistake to point at.
+  CheckLeftRecursion(g, src);
   std::vector<bool> productive = ProductiveRules(g);
   if (!productive[g.root]) {
     src.Fail("empty language: rule '" + g.rules[g.root].name +
@@ -217,7 +220,6 @@ Grammar Simplify(const Grammar& g, const SourceText& src) {
   }
   for (int32_t r : order) out.rules.push_back(pruned.rules[r]);
   out.root = 0;
-  CheckLeftRecursion(out, src);
   return out;
 }
 

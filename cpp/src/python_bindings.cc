@@ -22,7 +22,11 @@ namespace {
 
 void RaiseGrammarError(const char* cls_name, const GrammarError& e) {
   py::object cls = py::module_::import("formgate.errors").attr(cls_name);
-  py::object exc = cls(e.what(), e.line(), e.column(), e.cause());
+  // Messages quote grammar text, which may hold arbitrary bytes: never fail on decoding them.
+  auto text = [](const std::string& s) {
+    return py::reinterpret_steal<py::str>(PyUnicode_DecodeUTF8(s.data(), s.size(), "replace"));
+  };
+  py::object exc = cls(text(e.what()), e.line(), e.column(), text(e.cause()));
   PyErr_SetObject(cls.ptr(), exc.ptr());
 }
 
@@ -194,6 +198,24 @@ Example:
       .def_property_readonly("compiled_grammar", [](const GrammarMatcher& m) {
         return std::const_pointer_cast<CompiledGrammar>(m.Grammar());
       });
+
+  // Test oracle: the mask computed the slow way, by trying accept_token on every id and rolling
+  // back. Shares nothing with the mask cache or the uncertain-token walk.
+  m.def(
+      "_brute_force_mask",
+      [](GrammarMatcher& m, uintptr_t ptr) {
+        py::gil_scoped_release release;
+        int32_t v = m.Grammar()->Tokenizer()->VocabSize();
+        uint32_t* words = WordsAt(ptr);
+        std::fill(words, words + (v + 31) / 32, 0u);
+        for (int32_t id = 0; id < v; ++id) {
+          if (m.AcceptToken(id)) {
+            words[id >> 5] |= 1u << (id & 31);
+            m.Rollback(1);
+          }
+        }
+      },
+      py::arg("matcher"), py::arg("ptr"));
 
   m.def(
       "_batch_fill",
