@@ -17,18 +17,6 @@ namespace {
 
 constexpr size_t kMaxJumpForwardBytes = 4096;
 
-// Length of s without a trailing incomplete UTF-8 sequence.
-size_t CompleteUtf8Prefix(const std::string& s) {
-  size_t n = s.size();
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    unsigned char c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
-    return back >= len ? n : n - back;
-  }
-  return n;
-}
-
 }  // namespace
 
 class MatcherState {
@@ -189,7 +177,6 @@ class MatcherState {
       out.push_back(static_cast<char>(only));
     }
     arena.Truncate(base);
-    out.resize(CompleteUtf8Prefix(out));
     return out;
   }
 
@@ -268,7 +255,7 @@ void GrammarMatcher::Rollback(int32_t n) {
 }
 
 void GrammarMatcher::Reset() { state_->Reset(); }
-std::string GrammarMatcher::FindJumpForwardString() const { return state_->JumpForward(); }
+std::string GrammarMatcher::FindJumpForwardBytes() const { return state_->JumpForward(); }
 int32_t GrammarMatcher::NumSteps() const { return static_cast<int32_t>(state_->history.size()); }
 const std::shared_ptr<const CompiledGrammar>& GrammarMatcher::Grammar() const {
   return state_->grammar;

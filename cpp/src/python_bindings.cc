@@ -14,6 +14,7 @@
 #include "formgate/grammar.h"
 #include "formgate/matcher.h"
 #include "formgate/tokenizer_info.h"
+#include "utf8.h"
 
 namespace py = pybind11;
 using namespace formgate;
@@ -189,11 +190,23 @@ Example:
       .def("is_completed", &GrammarMatcher::IsCompleted)
       .def("rollback", &GrammarMatcher::Rollback, py::arg("num_tokens") = 1)
       .def("reset", &GrammarMatcher::Reset)
-      .def("find_jump_forward_string",
-           [](const GrammarMatcher& m) {
-             std::string s = m.FindJumpForwardString();
-             return py::str(s.data(), s.size());
-           })
+      .def("find_jump_forward_bytes",
+           [](const GrammarMatcher& m) { return py::bytes(m.FindJumpForwardBytes()); },
+           "The exact bytes every continuation must start with.")
+      .def(
+          "find_jump_forward_string",
+          [](const GrammarMatcher& m) {
+            // The longest prefix that is whole UTF-8 characters: empty when the matcher sits
+            // inside a character split across tokens.
+            std::string s = m.FindJumpForwardBytes();
+            size_t i = 0, good = 0;
+            while (i < s.size()) {
+              if (DecodeUtf8(s, &i) < 0) break;
+              good = i;
+            }
+            return py::str(s.data(), good);
+          },
+          "The forced continuation as text (whole characters only).")
       .def_property_readonly("num_steps", &GrammarMatcher::NumSteps)
       .def_property_readonly("compiled_grammar", [](const GrammarMatcher& m) {
         return std::const_pointer_cast<CompiledGrammar>(m.Grammar());

@@ -1,4 +1,4 @@
-"""formgate: grammars, regexes and JSON schemas to per-step token masks for LLM generation.
+r"""formgate: grammars, regexes and JSON schemas to per-step token masks for LLM generation.
 
 Example:
     >>> import formgate

@@ -71,13 +71,16 @@ def row_pointer(bitmask: Any, index: int, vocab_size: int) -> int:
 
 
 def apply_token_bitmask_inplace(
-    logits: Any, bitmask: Any, indices: Sequence[int] | None = None
+    logits: Any,
+    bitmask: Any,
+    indices: Sequence[int] | None = None,
+    vocab_size: int | None = None,
 ) -> None:
     """Set logits of disallowed tokens to -inf, in place (CPU and GPU tensors).
 
     ``logits`` is (batch, vocab) or (vocab,); columns beyond the bitmask (padded vocabularies)
-    are masked too. ``indices`` selects which logits rows are constrained; bitmask row i applies
-    to logits row indices[i].
+    are masked too, and so are columns from ``vocab_size`` on when it is given. ``indices``
+    selects which logits rows are constrained; bitmask row i applies to logits row indices[i].
 
     Example:
         >>> import torch
@@ -98,7 +101,7 @@ def apply_token_bitmask_inplace(
     if bitmask.dtype != torch.int32:
         raise ValueError(f"bitmask must be int32, got {bitmask.dtype}")
     vocab = rows_logits.shape[-1]
-    covered = min(vocab, bitmask.shape[-1] * 32)
+    covered = min(vocab, bitmask.shape[-1] * 32, vocab if vocab_size is None else vocab_size)
     bits = torch.arange(32, device=bitmask.device, dtype=torch.int32)
     bitmask = bitmask.to(rows_logits.device)
     allowed = ((bitmask.unsqueeze(-1) >> bits) & 1).bool().flatten(-2)[:, :covered]

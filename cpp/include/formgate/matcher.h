@@ -35,9 +35,9 @@ class GrammarMatcher {
   bool IsCompleted() const;
   void Rollback(int32_t n);
   void Reset();
-  // The bytes every continuation must start with (empty if the input may end here), cut at the
-  // last complete UTF-8 character.
-  std::string FindJumpForwardString() const;
+  // The bytes every continuation must start with (empty if the input may end here). They may
+  // begin or end inside a UTF-8 character when tokens split characters.
+  std::string FindJumpForwardBytes() const;
   int32_t NumSteps() const;  // accepted tokens/strings that Rollback can undo
   const std::shared_ptr<const CompiledGrammar>& Grammar() const;
 
