@@ -1,5 +1,6 @@
 #include "automaton.h"
 #include "formgate/compiler.h"
+#include "grammar_inliner.h"
 #include "mask_cache.h"
 
 namespace formgate {
@@ -7,7 +8,7 @@ namespace formgate {
 CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer,
                                  int threads)
     : grammar_(std::move(grammar)), tokenizer_(std::move(tokenizer)) {
-  automaton_ = std::make_unique<Automaton>(Automaton::Build(grammar_));
+  automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(grammar_)));
   masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_, threads);
 }
 

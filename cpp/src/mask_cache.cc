@@ -32,6 +32,10 @@ class StatePrecheck {
     arena_.Clear();
     const ByteSet& follow = a_.Follow(a_.StateRule(state));
     runner_.Start(state, kUnknownParent, &levels_[0]);
+    // Returning below the rule before any byte needs no run-time check: the matcher's frontier
+    // is closed under returns, so the caller's continuation is itself a live state whose own
+    // precomputed sets cover those tokens.
+    levels_[0].escaped = false;
     pending_[0] = false;
     marks_[0] = arena_.Size();
     int32_t i = 1;

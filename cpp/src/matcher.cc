@@ -98,15 +98,28 @@ class MatcherState {
     for (int32_t top : cur.tops) states.push_back(arena[top].state);
     std::sort(states.begin(), states.end());
     states.erase(std::unique(states.begin(), states.end()), states.end());
-    std::vector<int32_t> candidates;
+    std::vector<const std::vector<int32_t>*> lists;
     for (int32_t s : states) {
       const StateMasks* m = masks->ForState(s);
       m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
-      candidates.insert(candidates.end(), m->uncertain.begin(), m->uncertain.end());
+      if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
     }
-    if (states.size() > 1) {
-      std::sort(candidates.begin(), candidates.end());
-      candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    // Merge the sorted uncertain lists, keeping only tokens no accepted set already allows.
+    const TokenTrie& trie = tok->Trie();
+    std::vector<int32_t> candidates;
+    std::vector<size_t> pos(lists.size(), 0);
+    for (;;) {
+      int32_t best = -1;
+      for (size_t k = 0; k < lists.size(); ++k) {
+        if (pos[k] < lists[k]->size() && (best < 0 || (*lists[k])[pos[k]] < best)) {
+          best = (*lists[k])[pos[k]];
+        }
+      }
+      if (best < 0) break;
+      for (size_t k = 0; k < lists.size(); ++k) {
+        if (pos[k] < lists[k]->size() && (*lists[k])[pos[k]] == best) ++pos[k];
+      }
+      if (!GetBit(words, trie.TokenAt(best))) candidates.push_back(best);
     }
     if (!candidates.empty()) CheckUncertain(candidates, words);
     if (cur.can_end) {
@@ -127,7 +140,6 @@ class MatcherState {
     try {
       for (int32_t q : candidates) {
         int32_t id = trie.TokenAt(q);
-        if (GetBit(words, id)) continue;
         const std::string& t = vocab[id];
         size_t lcp = 0;
         if (prev) {
