@@ -211,3 +211,11 @@ def test_batch_fill_matches_single_fill() -> None:
         m.fill_next_token_bitmask(single)
         assert np.array_equal(bitmask_to_bool(batch[7 - i], INFO.vocab_size), bitmask_to_bool(single[0], INFO.vocab_size))
     assert not bitmask_to_bool(batch[0], INFO.vocab_size).any()  # untouched rows stay as they were
+
+
+def test_batch_rejects_duplicate_matchers() -> None:
+    m = formgate.GrammarMatcher(compile_('root ::= "a"'))
+    with pytest.raises(ValueError, match="twice"):
+        formgate.BatchGrammarMatcher(2).batch_fill_next_token_bitmask(
+            [m, m], formgate.allocate_token_bitmask(2, INFO.vocab_size)
+        )

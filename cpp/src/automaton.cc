@@ -446,6 +446,10 @@ class AutomatonBuilder {
             table[static_cast<size_t>(s) * num_intervals + c];
       }
     }
+    a.simple_.assign(n, 0);
+    for (int32_t s = 0; s < n; ++s) {
+      a.simple_[s] = a.has_bytes_[s] && !a.final_[s] && a.call_offsets_[s] == a.call_offsets_[s + 1];
+    }
     ComputeFollow(&a);
     return a;
   }

@@ -46,6 +46,9 @@ class Automaton {
   }
   bool IsFinal(int32_t s) const { return final_[s]; }
   bool HasBytes(int32_t s) const { return has_bytes_[s]; }
+  // Consumes bytes, calls nothing and cannot return: a step into it needs no closure.
+  bool IsSimple(int32_t s) const { return simple_[s]; }
+  bool HasCalls(int32_t s) const { return call_offsets_[s] != call_offsets_[s + 1]; }
   const CallEdge* CallsBegin(int32_t s) const { return calls_.data() + call_offsets_[s]; }
   const CallEdge* CallsEnd(int32_t s) const { return calls_.data() + call_offsets_[s + 1]; }
   int32_t RuleStart(int32_t rule) const { return rule_start_[rule]; }
@@ -68,6 +71,7 @@ class Automaton {
   std::vector<int32_t> state_rule_;
   std::vector<uint8_t> final_;
   std::vector<uint8_t> has_bytes_;
+  std::vector<uint8_t> simple_;
   std::vector<int32_t> call_offsets_;
   std::vector<CallEdge> calls_;
   std::vector<RepeatInfo> repeats_;

@@ -16,6 +16,27 @@ void PdaRunner::Start(int32_t state, int32_t parent, Frontier* out) {
 
 void PdaRunner::Step(const Frontier& in, uint8_t byte, Frontier* out) {
   out->Clear();
+  if (in.tops.size() == 1) {
+    // The common case inside literals, names and strings: one stack moving to a state whose
+    // closure is itself. A self-loop keeps the very same node.
+    const StackNode n = (*arena_)[in.tops[0]];
+    int32_t next = a_->Next(n.state, byte);
+    if (next < 0) return;
+    if (a_->IsSimple(next)) {
+      out->tops.push_back(next == n.state ? in.tops[0] : arena_->Intern({next, n.parent, -1, 0}));
+      return;
+    }
+    if (n.parent < 0 && !a_->HasCalls(next)) {
+      // Not simple and without calls, so `next` is final; directly above a sentinel, returning
+      // only sets a flag.
+      if (a_->HasBytes(next)) {
+        out->tops.push_back(next == n.state ? in.tops[0] : arena_->Intern({next, n.parent, -1, 0}));
+      }
+      out->can_end = n.parent == kNoParent;
+      out->escaped = n.parent == kUnknownParent;
+      return;
+    }
+  }
   work_.clear();
   for (int32_t top : in.tops) {
     const StackNode n = (*arena_)[top];

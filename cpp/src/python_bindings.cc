@@ -9,7 +9,9 @@
 #include <exception>
 #include <thread>
 
+#include "automaton.h"
 #include "formgate/compiler.h"
+#include "mask_cache.h"
 #include "formgate/error.h"
 #include "formgate/grammar.h"
 #include "formgate/matcher.h"
@@ -137,7 +139,24 @@ Example:
                              [](const CompiledGrammar& c) {
                                return std::const_pointer_cast<TokenizerInfo>(c.Tokenizer());
                              })
-      .def_property_readonly("memory_size_bytes", &CompiledGrammar::MemoryBytes);
+      .def_property_readonly("memory_size_bytes", &CompiledGrammar::MemoryBytes)
+      .def_property_readonly(
+          "stats",
+          [](const CompiledGrammar& c) {
+            const Automaton& a = c.GetAutomaton();
+            int32_t scannable = 0;
+            for (int32_t s = 0; s < a.NumStates(); ++s) scannable += a.HasBytes(s);
+            py::dict d;
+            d["rules"] = a.NumRules();
+            d["states"] = a.NumStates();
+            d["scannable_states"] = scannable;
+            d["automaton_bytes"] = a.MemoryBytes();
+            d["mask_cache_bytes"] = c.Masks().MemoryBytes();
+            return d;
+          },
+          "Sizes of the compiled automaton and mask cache.")
+      .def("_describe_automaton",
+           [](const CompiledGrammar& c) { return c.GetAutomaton().Describe(); });
 
   py::class_<GrammarCompiler>(m, "GrammarCompiler", R"doc(Compiles grammars for one vocabulary.
 

@@ -81,6 +81,9 @@ class BatchGrammarMatcher:
         rows = list(range(len(matchers))) if indices is None else [int(i) for i in indices]
         if len(rows) != len(matchers):
             raise ValueError("indices must have one entry per matcher")
+        if len({id(m) for m in matchers}) != len(matchers):
+            # Filling mutates a matcher's scratch state, so one matcher on two threads would race.
+            raise ValueError("the same matcher appears twice in the batch")
         vocab_size = matchers[0].vocab_size
         for m in matchers:
             if m.vocab_size != vocab_size:

@@ -1,0 +1,196 @@
+r"""String schemas: lengths, ``pattern`` and ``format``, over JSON-encoded string bodies.
+
+Lengths count code points like the validator: one JSON string character (raw, or one escape) is
+one code point, except a ``\uD83D\uDE00`` surrogate pair, which is two escapes but one code
+point; length-constrained strings therefore never produce surrogate escapes (write the character
+raw instead), which keeps the count exact.
+
+Formats are regexes chosen as *subsets* of the RFC grammars: every string they produce passes
+``jsonschema.FormatChecker`` (and the RFC), while some valid but unusual spellings are not
+produced (``t``/``z`` in date-times, leap seconds, IPv4-embedded IPv6, ``userinfo@`` and IP
+literals in URIs, hostnames longer than 215 characters or with labels over 26). ``format`` is an
+assertion here, as with ``format_checker=FormatChecker()``.
+
+Example:
+    >>> from formgate.json_schema.strings import FORMATS
+    >>> sorted(FORMATS)[:4]
+    ['date', 'date-time', 'duration', 'email']
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from formgate.json_schema import regex as rx
+from formgate.json_schema.errors import SchemaError
+
+__all__ = ["FORMATS", "string_body"]
+
+_Y = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"  # 0001..9999 (Python's date range)
+_LEAP = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MD = ("((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+       "|02-(0[1-9]|1[0-9]|2[0-8]))")
+_DATE = f"({_Y}-{_MD}|{_LEAP}-02-29)"
+_TIME = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+_DUR_TIME = "T([0-9]+H([0-9]+M)?([0-9]+S)?|[0-9]+M([0-9]+S)?|[0-9]+S)"
+_DUR_DATE = f"([0-9]+Y([0-9]+M)?([0-9]+D)?|[0-9]+M([0-9]+D)?|[0-9]+D)({_DUR_TIME})?"
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_H16 = "[0-9a-fA-F]{1,4}"
+
+
+def _ipv6() -> str:
+    alts = [f"({_H16}:){{7}}{_H16}"]
+    for k in range(8):
+        for m in range(8 - k):
+            before = "" if k == 0 else (f"({_H16}:){{{k - 1}}}{_H16}" if k > 1 else _H16)
+            after = "" if m == 0 else (f"({_H16}:){{{m - 1}}}{_H16}" if m > 1 else _H16)
+            alts.append(f"{before}::{after}")
+    return "(" + "|".join(alts) + ")"
+
+
+_LABEL = "[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8}){0,2}"  # no "--", no edge hyphens, <= 26 chars
+_HOST = f"{_LABEL}(\\.{_LABEL}){{0,7}}"
+_IDN_LABEL = "[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}"  # IDNA2008 disallows upper case
+_PCT = "%[0-9A-Fa-f]{2}"
+_PCHAR = f"([A-Za-z0-9\\-._~!$&'()*+,;=:@]|{_PCT})"
+_PCHAR_NC = f"([A-Za-z0-9\\-._~!$&'()*+,;=@]|{_PCT})"
+_REGNAME = f"([A-Za-z0-9\\-._~!$&'()*+,;=]|{_PCT})*"
+_AUTH_PATH = f"//{_REGNAME}(:[0-9]*)?(/{_PCHAR}*)*"
+_QF = f"(\\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?"
+_URI = (f"[A-Za-z][A-Za-z0-9+\\-.]*:({_AUTH_PATH}|/({_PCHAR}+(/{_PCHAR}*)*)?"
+        f"|{_PCHAR}+(/{_PCHAR}*)*|){_QF}")
+_RELREF = f"({_AUTH_PATH}|/({_PCHAR}+(/{_PCHAR}*)*)?|{_PCHAR_NC}+(/{_PCHAR}*)*|){_QF}"
+_ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_JSON_POINTER = "(/([^/~]|~[01])*)*"
+
+FORMATS: dict[str, str] = {
+    "date": _DATE,
+    "time": _TIME,
+    "date-time": f"{_DATE}T{_TIME}",
+    "duration": f"P({_DUR_DATE}|{_DUR_TIME}|[0-9]+W)",
+    "email": f"{_ATEXT}+(\\.{_ATEXT}+)*@{_HOST}",
+    "idn-email": f"{_ATEXT}+(\\.{_ATEXT}+)*@{_HOST}",
+    "hostname": _HOST,
+    "idn-hostname": f"{_IDN_LABEL}(\\.{_IDN_LABEL}){{0,7}}",
+    "ipv4": f"{_OCTET}(\\.{_OCTET}){{3}}",
+    "ipv6": _ipv6(),
+    "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "uri": _URI,
+    "iri": _URI,
+    "uri-reference": f"({_URI}|{_RELREF})",
+    "iri-reference": f"({_URI}|{_RELREF})",
+    "json-pointer": _JSON_POINTER,
+    "relative-json-pointer": f"(0|[1-9][0-9]*)(#|{_JSON_POINTER})",
+}
+
+
+def _restrict_length(node: rx.Node, lo: int, hi: Optional[int]) -> Optional[rx.Node]:
+    """``node`` intersected with lengths [lo, hi] when that is easy and exact, else None.
+
+    Handles a sequence of fixed-length parts around at most one repetition of a single-character
+    class (``^[a-z]+$``, ``^x-[0-9]*$``), the common shapes in real schemas."""
+    items = list(node.items) if node.kind == "seq" else [node]
+    fixed = 0
+    rep_i = None
+    for i, it in enumerate(items):
+        a, b = rx.length_bounds(it)
+        if a == b:
+            fixed += a
+        elif it.kind == "rep" and rx.length_bounds(it.items[0]) == (1, 1) and rep_i is None:
+            rep_i = i
+        else:
+            return None
+    if rep_i is None:
+        return node if fixed >= lo and (hi is None or fixed <= hi) else rx.Node("set", ranges=())
+    r = items[rep_i]
+    new_lo = max(r.lo, lo - fixed)
+    new_hi = r.hi
+    if hi is not None:
+        new_hi = hi - fixed if new_hi is None else min(new_hi, hi - fixed)
+    if new_hi is not None and new_hi < new_lo:
+        return rx.Node("set", ranges=())
+    items[rep_i] = rx.Node("rep", r.items, lo=new_lo, hi=new_hi)
+    return rx.Node("seq", tuple(items))
+
+
+def _regex_body(pattern: str, search: bool, lo: int, hi: Optional[int], any_char: str,
+                pointer: str, keyword: str) -> Optional[str]:
+    """EBNF for a string body matching ``pattern`` with length in [lo, hi]."""
+    try:
+        node = rx.parse_regex(pattern)
+        branches = rx.split_anchors(node, pattern)
+    except SchemaError as e:
+        raise SchemaError(f"{e} (keyword '{keyword}' at {pointer or '/'})", pointer, keyword) from None
+    alts = []
+    for start, body, end in branches:
+        open_start = search and not start
+        open_end = search and not end
+        if open_start or open_end:
+            a, b = rx.length_bounds(body)
+            if lo > a or hi is not None:
+                if lo <= a and hi is None:
+                    pass
+                else:
+                    raise SchemaError(
+                        f"'{keyword}' {pattern!r} is unanchored; combining it with minLength/"
+                        f"maxLength is not supported at {pointer or '/'}", pointer, keyword)
+        elif lo > 0 or hi is not None:
+            a, b = rx.length_bounds(body)
+            if not (a >= lo and (hi is None or (b is not None and b <= hi))):
+                body2 = _restrict_length(body, lo, hi)
+                if body2 is None:
+                    raise SchemaError(
+                        f"'{keyword}' {pattern!r} combined with minLength/maxLength is not "
+                        f"supported at {pointer or '/'}", pointer, keyword)
+                body = body2
+        e = rx.emit(body, rx.json_encode_class)
+        if e is None:
+            continue
+        parts = []
+        if open_start:
+            parts.append(any_char + "*")
+        if e != '""':
+            parts.append(rx._group(e))
+        if open_end:
+            parts.append(any_char + "*")
+        alts.append(" ".join(parts) if parts else '""')
+    if not alts:
+        return None
+    return alts[0] if len(alts) == 1 else "(" + " | ".join(dict.fromkeys(alts)) + ")"
+
+
+def string_body(schema: dict, pointer: str, any_char: str, counted_char: str) -> Optional[str]:
+    """EBNF for the inside of a JSON string (between the quotes) that satisfies the string
+    keywords of ``schema``; None when no string does. ``any_char``/``counted_char`` are rule
+    names for one JSON string character (all spellings / no surrogate escapes)."""
+    lo = schema.get("minLength", 0)
+    hi = schema.get("maxLength")
+    for k, v in (("minLength", lo), ("maxLength", hi)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or v < 0 or v != int(v)):
+            raise SchemaError(f"'{k}' must be a non-negative integer at {pointer or '/'}",
+                              pointer, k)
+    lo = int(lo)
+    hi = int(hi) if hi is not None else None
+    if hi is not None and hi < lo:
+        return None
+    pattern = schema.get("pattern")
+    fmt = schema.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise SchemaError(f"unsupported format {fmt!r} at {pointer or '/'}", pointer, "format")
+    if pattern is not None and fmt is not None:
+        raise SchemaError(f"'pattern' together with 'format' is not supported at "
+                          f"{pointer or '/'}", pointer, "pattern")
+    if pattern is not None:
+        if not isinstance(pattern, str):
+            raise SchemaError(f"'pattern' must be a string at {pointer or '/'}", pointer, "pattern")
+        return _regex_body(pattern, True, lo, hi, any_char, pointer, "pattern")
+    if fmt is not None:
+        return _regex_body(FORMATS[fmt], False, lo, hi, any_char, pointer, "format")
+    if lo == 0 and hi is None:
+        return any_char + "*"
+    if hi is None:
+        return f"{counted_char}{{{lo},}}"
+    if lo == hi:
+        return f"{counted_char}{{{lo}}}" if lo else '""'
+    return f"{counted_char}{{{lo},{hi}}}"
