@@ -16,8 +16,8 @@ from conftest import (
     compiled,
     hf_tokenizer,
 )
-from grammar_gen import random_grammars, strings_for
-from hypothesis import HealthCheck, given, settings
+from grammar_gen import random_grammars
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import formgate
@@ -130,9 +130,14 @@ def test_mask_equals_accept_on_random_grammars(data) -> None:
     # Random walk: pick allowed tokens, checking the mask against the oracle at every step.
     mask = formgate.allocate_token_bitmask(1, info.vocab_size)
     for _ in range(12):
-        m.fill_next_token_bitmask(mask)
+        try:
+            m.fill_next_token_bitmask(mask)
+            slow = bitmask_to_bool(brute_force_bitmask(m)[0], info.vocab_size)
+        except formgate.LimitError:
+            # Exponentially ambiguous grammars hit the documented per-step budget.
+            event("per-step limit")
+            return
         fast = bitmask_to_bool(mask[0], info.vocab_size)
-        slow = bitmask_to_bool(brute_force_bitmask(m)[0], info.vocab_size)
         assert np.array_equal(fast, slow), (g.ebnf, vocab, np.flatnonzero(fast != slow))
         allowed = np.flatnonzero(fast).tolist()
         if not allowed:
