@@ -219,3 +219,16 @@ def test_batch_rejects_duplicate_matchers() -> None:
         formgate.BatchGrammarMatcher(2).batch_fill_next_token_bitmask(
             [m, m], formgate.allocate_token_bitmask(2, INFO.vocab_size)
         )
+
+
+def test_compiler_cache_is_bounded_and_reused() -> None:
+    compiler = formgate.GrammarCompiler(INFO, cache_limit_bytes=1 << 20)
+    a = compiler.compile_grammar('root ::= "a"+')
+    assert compiler.compile_grammar('root ::= ("a")+') is a  # same normalised grammar
+    assert compiler.cache_size_bytes > 0
+    for i in range(200):  # far more than fits: old entries are evicted
+        compiler.compile_grammar(f'root ::= "a"{{{i}}} [a-z]*')
+    assert compiler.cache_size_bytes <= 1 << 20
+    compiler.clear_cache()
+    assert compiler.cache_size_bytes == 0
+    assert formgate.GrammarCompiler(INFO, cache_enabled=False).cache_size_bytes == 0

@@ -167,10 +167,20 @@ Example:
     >>> compiled.memory_size_bytes > 0
     True
 )doc")
-      .def(py::init([](std::shared_ptr<TokenizerInfo> t, int max_threads) {
-             return GrammarCompiler(std::move(t), max_threads);
+      .def(py::init([](std::shared_ptr<TokenizerInfo> t, int max_threads, bool cache_enabled,
+                       int64_t cache_limit_bytes) {
+             return std::make_unique<GrammarCompiler>(
+                 std::move(t), max_threads,
+                 cache_enabled ? (cache_limit_bytes < 0 ? GrammarCompiler::kDefaultCacheLimitBytes
+                                                        : cache_limit_bytes)
+                               : 0);
            }),
-           py::arg("tokenizer_info"), py::arg("max_threads") = 8)
+           py::arg("tokenizer_info"), py::arg("max_threads") = 8, py::arg("cache_enabled") = true,
+           py::arg("cache_limit_bytes") = -1,
+           "Compiled grammars are cached by normalised text, bounded by cache_limit_bytes "
+           "(default 256 MiB; least recently used evicted first).")
+      .def("clear_cache", &GrammarCompiler::ClearCache)
+      .def_property_readonly("cache_size_bytes", &GrammarCompiler::CacheSizeBytes)
       .def(
           "compile_grammar",
           [](const GrammarCompiler& c, const py::object& grammar, const std::string& root) {

@@ -4,6 +4,7 @@
 #ifndef FORMGATE_COMPILER_H_
 #define FORMGATE_COMPILER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -33,20 +34,29 @@ class CompiledGrammar {
   std::unique_ptr<MaskCache> masks_;
 };
 
+// Compiles grammars for one vocabulary and caches the results, keyed by the normalised grammar
+// text. The cache is bounded in bytes (least recently used entries are evicted first; 0
+// disables it) and safe to use from many threads; two threads compiling the same new grammar
+// may both compile it, and the first result wins.
 class GrammarCompiler {
  public:
-  GrammarCompiler(std::shared_ptr<const TokenizerInfo> tokenizer, int max_threads)
-      : tokenizer_(std::move(tokenizer)), max_threads_(max_threads < 1 ? 1 : max_threads) {}
+  GrammarCompiler(std::shared_ptr<const TokenizerInfo> tokenizer, int max_threads,
+                  int64_t cache_limit_bytes = kDefaultCacheLimitBytes);
+  ~GrammarCompiler();
 
-  std::shared_ptr<const CompiledGrammar> Compile(const Grammar& grammar) const {
-    return std::make_shared<const CompiledGrammar>(grammar, tokenizer_, max_threads_);
-  }
+  std::shared_ptr<const CompiledGrammar> Compile(const Grammar& grammar) const;
   const std::shared_ptr<const TokenizerInfo>& Tokenizer() const { return tokenizer_; }
   int MaxThreads() const { return max_threads_; }
+  int64_t CacheSizeBytes() const;
+  void ClearCache();
+
+  static constexpr int64_t kDefaultCacheLimitBytes = 256ll << 20;
 
  private:
+  struct Cache;
   std::shared_ptr<const TokenizerInfo> tokenizer_;
   int max_threads_;
+  std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace formgate
