@@ -4,6 +4,7 @@ tokenizers and for random grammars with random vocabularies."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ from conftest import (
     compiled,
     hf_tokenizer,
 )
-from grammar_gen import random_grammars
+from grammar_gen import derivations, random_grammars
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -49,14 +50,20 @@ def check_steps(matcher: formgate.GrammarMatcher, token_ids: list[int], every: i
     return checked
 
 
-def greedy_tokenize(info: formgate.TokenizerInfo, data: bytes) -> list[int]:
-    """Longest-match tokenization over the decoded vocabulary: a valid (if not canonical) token
-    sequence for any text, used where the HF tokenizer adds a prefix space."""
+@functools.lru_cache(maxsize=None)
+def _token_by_bytes(info: formgate.TokenizerInfo) -> dict[bytes, int]:
     by_bytes: dict[bytes, int] = {}
     special = set(info.special_token_ids) | set(info.stop_token_ids)
     for i, b in enumerate(info.decoded_vocab):
         if b and i not in special:
             by_bytes.setdefault(b, i)
+    return by_bytes
+
+
+def greedy_tokenize(info: formgate.TokenizerInfo, data: bytes) -> list[int]:
+    """Longest-match tokenization over the decoded vocabulary: a valid (if not canonical) token
+    sequence for any text, used where the HF tokenizer adds a prefix space."""
+    by_bytes = _token_by_bytes(info)
     longest = max(map(len, by_bytes))
     ids, pos = [], 0
     while pos < len(data):
@@ -146,3 +153,29 @@ def test_mask_equals_accept_on_random_grammars(data) -> None:
         assert m.accept_token(tok)
         if m.is_terminated():
             break
+
+
+@pytest.mark.parametrize(
+    "tokenizer_name,examples", [("tokenizer_bpe_small", 15), ("llama3", 3), ("phi3", 2)]
+)
+def test_random_grammars_over_real_vocabulary(tokenizer_name: str, examples: int) -> None:
+    # Random grammars full of `.` make every state accept most of a 128k vocabulary, so each
+    # compile walks the whole trie ~100 times: few examples on the big vocabularies.
+    settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))(
+        given(data=st.data())(lambda data: _random_grammar_over(tokenizer_name, data))
+    )()
+
+
+def _random_grammar_over(tokenizer_name: str, data) -> None:
+    """Random grammars against a whole real vocabulary, walking tokens of derived sentences."""
+    from conftest import tokenizer_info
+
+    info = tokenizer_info(tokenizer_name)
+    g = data.draw(random_grammars())
+    cg = formgate.GrammarCompiler(info, max_threads=2).compile_grammar(g.ebnf)
+    sentence = data.draw(derivations(g))
+    try:
+        ids = greedy_tokenize(info, sentence.encode())
+        check_steps(formgate.GrammarMatcher(cg), ids, every=max(1, len(ids) // 4))
+    except formgate.LimitError:
+        event("per-step limit")

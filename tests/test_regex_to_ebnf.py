@@ -1,0 +1,139 @@
+"""The ECMA-262 regex subset (formgate.json_schema.regex) against Python's ``re``.
+
+Patterns are generated from a small grammar of the supported constructs; for each, strings
+drawn near the pattern's alphabet must get the same verdict from ``re.fullmatch`` / ``re.search``
+and from the compiled EBNF. Constructs whose ECMA and Python meanings differ are translated to the
+intersection, so the EBNF may reject what ``re`` accepts only for those (never the reverse); the
+generator avoids them except in the dedicated tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import formgate
+from formgate.json_schema.errors import RegexError
+from formgate.json_schema.regex import regex_to_ebnf
+
+BYTE_VOCAB = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+COMPILER = formgate.GrammarCompiler(BYTE_VOCAB, max_threads=1)
+
+
+def _matcher_for(expr: str | None):
+    if expr is None:
+        return None
+    return COMPILER.compile_grammar(f"root ::= {expr}")
+
+
+def _accepts(compiled, s: str) -> bool:
+    if compiled is None:
+        return False
+    m = formgate.GrammarMatcher(compiled)
+    return m.accept_string(s) and m.is_completed()
+
+
+ALPHABET = "ab0-. _\n\"\\/é"
+
+atoms = st.sampled_from(["a", "b", "0", "\\.", "-", "[ab]", "[^a]", "[a-c0]", "\\d", "\\w",
+                         ".", "\\-", "\\/", "é", "[\\-a]", "\\\\", "\"", "\\n", "\\x61",
+                         "\\u00e9", " "])
+
+
+def _regexes():
+    def extend(children):
+        return st.one_of(
+            st.tuples(children, children).map(lambda t: t[0] + t[1]),
+            st.tuples(children, children).map(lambda t: f"(?:{t[0]}|{t[1]})"),
+            st.tuples(children, children).map(lambda t: f"({t[0]}|{t[1]})"),
+            children.map(lambda c: f"(?:{c})*"),
+            children.map(lambda c: f"(?:{c})+"),
+            children.map(lambda c: f"(?:{c})?"),
+            st.tuples(children, st.integers(0, 3), st.integers(0, 3)).map(
+                lambda t: f"(?:{t[0]}){{{min(t[1], t[2])},{max(t[1], t[2])}}}"),
+            children.map(lambda c: f"(?:{c}){{2}}"),
+            children.map(lambda c: f"(?:{c}){{1,}}"),
+        )
+
+    return st.recursive(atoms, extend, max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_regexes(), st.lists(st.text(alphabet=ALPHABET, max_size=6), min_size=1, max_size=8))
+def test_fullmatch_agrees_with_re(pattern: str, samples: list[str]) -> None:
+    compiled = _matcher_for(regex_to_ebnf(pattern, mode="fullmatch"))
+    py = re.compile(pattern)
+    for s in samples:
+        assert _accepts(compiled, s) == bool(py.fullmatch(s)), (pattern, s)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_regexes(), st.booleans(), st.booleans(),
+       st.lists(st.text(alphabet=ALPHABET, max_size=6), min_size=1, max_size=8))
+def test_search_agrees_with_re(pattern: str, start: bool, end: bool, samples: list[str]) -> None:
+    pattern = ("^" if start else "") + f"(?:{pattern})" + ("$" if end else "")
+    compiled = _matcher_for(regex_to_ebnf(pattern, mode="search"))
+    py = re.compile(pattern)
+    for s in samples:
+        # Python's $ also matches before a final newline; the translation does not (ECMA)
+        expected = bool(py.search(s)) and not (end and s.endswith("\n")
+                                                and not py.search(s[:-1] + "\x00"))
+        got = _accepts(compiled, s)
+        if got:
+            assert py.search(s), (pattern, s)
+        elif expected and not s.endswith("\n"):
+            raise AssertionError((pattern, s))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_regexes(), st.lists(st.text(alphabet=ALPHABET, max_size=6), min_size=1, max_size=6))
+def test_json_mode_is_exact_on_decoded_strings(pattern: str, samples: list[str]) -> None:
+    """json_string=True: the grammar reads the JSON-encoded body; verdicts must equal re's on
+    the decoded string, for json.dumps' spelling (ensure_ascii False and True)."""
+    compiled = _matcher_for(regex_to_ebnf(pattern, mode="fullmatch", json_string=True))
+    py = re.compile(pattern)
+    for s in samples:
+        body = json.dumps(s, ensure_ascii=False)[1:-1]
+        assert _accepts(compiled, body) == bool(py.fullmatch(s)), (pattern, s, body)
+        body_ascii = json.dumps(s)[1:-1]
+        if _accepts(compiled, body_ascii):  # \\u00e9 spellings are not produced; never wrong
+            assert py.fullmatch(s)
+
+
+@pytest.mark.parametrize("pattern,good,bad", [
+    (r"^\d+$", ["0", "123"], ["", "١٢", "a1"]),  # Arabic-Indic digits: Python \d, not ECMA
+    (r"^\w+$", ["a_Z9"], ["é", "-"]),
+    (r"^\s$", [" ", "\t", "\u00a0"], ["\x1c", "a"]),  # \x1c: Python whitespace, not ECMA
+    (r"^\S$", ["a"], ["\x1c", " ", "\u00a0"]),
+    (r"^\D$", ["a"], ["5", "١"]),
+    (r"^.$", ["a", "é"], ["\n", "\r", "\u2028"]),
+    (r"^a$", ["a"], ["a\n"]),
+    (r"^[^\]]$", ["a"], ["]"]),
+    (r"^[\b]$", ["\b"], ["b"]),
+])
+def test_dialect_intersection(pattern: str, good: list[str], bad: list[str]) -> None:
+    compiled = _matcher_for(regex_to_ebnf(pattern, mode="search"))
+    for s in good:
+        assert _accepts(compiled, s), (pattern, s)
+    for s in bad:
+        assert not _accepts(compiled, s), (pattern, s)
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?=a)", r"(?!a)", r"(?<=a)b", r"a\1", r"\bword\b", r"\p{L}", r"a{,3}", r"[]", r"[^]",
+    r"a*+", r"(?i)a", r"\cJ", r"\01", r"a^b", r"(^a)b", r"[\d-z]", r"\q", r"(?P<x>a)",
+])
+def test_rejected_constructs(pattern: str) -> None:
+    with pytest.raises(RegexError):
+        regex_to_ebnf(pattern)
+
+
+def test_large_repetition_uses_counters() -> None:
+    compiled = _matcher_for(regex_to_ebnf("^a{1000,5000}$"))
+    assert _accepts(compiled, "a" * 1000) and not _accepts(compiled, "a" * 999)
+    with pytest.raises(formgate.LimitError):
+        regex_to_ebnf("a{2000000}")
