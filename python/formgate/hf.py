@@ -1,14 +1,17 @@
 """Hugging Face ``transformers`` integration: a ``LogitsProcessor`` that constrains
 ``model.generate`` to a grammar, and a one-call :func:`generate` helper.
 
-Example:
-    >>> import formgate, formgate.hf  # doctest: +SKIP
-    >>> info = formgate.hf.tokenizer_info(model, tokenizer)  # doctest: +SKIP
-    >>> compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= "yes" | "no"')  # doctest: +SKIP
-    >>> processor = formgate.hf.LogitsProcessor(compiled)  # doctest: +SKIP
-    >>> out = model.generate(input_ids, logits_processor=[processor], max_new_tokens=8)  # doctest: +SKIP
-    >>> formgate.hf.generate(model, tokenizer, "Is water wet?", 'root ::= "yes" | "no"')  # doctest: +SKIP
-    'yes'
+Example (``model`` and ``tokenizer`` from ``transformers``; see ``formgate.model_cache``)::
+
+    import formgate, formgate.hf
+
+    info = formgate.hf.tokenizer_info(model, tokenizer)  # sized to the model's logits
+    compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= "yes" | "no"')
+    processor = formgate.hf.LogitsProcessor(compiled)
+    out = model.generate(input_ids, logits_processor=[processor], max_new_tokens=8,
+                         eos_token_id=info.stop_token_ids)
+
+    formgate.hf.generate(model, tokenizer, "Is water wet?", 'root ::= "yes" | "no"')  # 'yes'
 
 Supported decoding: greedy and sampling (any batch size, left padding included). Beam search
 (``num_beams > 1``) reorders rows between steps and is refused with ValueError; assisted /
@@ -20,8 +23,9 @@ from __future__ import annotations
 import sys
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,7 +83,7 @@ def model_vocab_size(model: Any) -> int:
     return int(text_config.vocab_size)
 
 
-_INFO_CACHE: "weakref.WeakKeyDictionary[Any, dict[int, TokenizerInfo]]" = (
+_INFO_CACHE: weakref.WeakKeyDictionary[Any, dict[int, TokenizerInfo]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -109,7 +113,7 @@ def decode_tokens(info: TokenizerInfo, token_ids: Sequence[int]) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-_DECODED_CACHE: "weakref.WeakKeyDictionary[Any, list[bytes]]" = weakref.WeakKeyDictionary()
+_DECODED_CACHE: weakref.WeakKeyDictionary[Any, list[bytes]] = weakref.WeakKeyDictionary()
 
 
 def _decoded_vocab(info: TokenizerInfo) -> list[bytes]:
@@ -131,10 +135,16 @@ def _words_row(token_ids: Sequence[int], vocab_size: int) -> torch.Tensor:
     return torch.from_numpy(words.view(np.int32).copy())
 
 
+GrammarLike = CompiledGrammar | str | Grammar
+
+
 def _caller_num_beams(max_depth: int = 12) -> int | None:
     """``num_beams`` of a ``generate`` call up the stack, if any (only looked at once per
     generation: a processor gets no other way to learn it is running under beam search)."""
-    frame = sys._getframe(2)
+    try:
+        frame = sys._getframe(2)
+    except ValueError:  # called from a shallow stack
+        return None
     for _ in range(max_depth):
         if frame is None:
             return None
@@ -176,7 +186,7 @@ class LogitsProcessor(transformers.LogitsProcessor):
 
     def __init__(
         self,
-        compiled_grammars: CompiledGrammar | str | Grammar | Sequence[CompiledGrammar | str | Grammar],
+        compiled_grammars: GrammarLike | Sequence[GrammarLike],
         tokenizer_info: TokenizerInfo | None = None,
         max_threads: int | str = "auto",
     ):
@@ -324,7 +334,8 @@ class LogitsProcessor(transformers.LogitsProcessor):
             )
         filled = time.perf_counter()
 
-        mask = bitmask if scores.device.type == "cpu" else bitmask.to(scores.device, non_blocking=True)
+        on_cpu = scores.device.type == "cpu"
+        mask = bitmask if on_cpu else bitmask.to(scores.device, non_blocking=True)
         apply_token_bitmask_inplace(scores, mask, vocab_size=self.vocab_size)
         done = time.perf_counter()
 
@@ -350,7 +361,7 @@ class LogitsProcessor(transformers.LogitsProcessor):
                 self._finished[i] = True
             else:
                 raise RuntimeError(
-                    f"row {i}: token {token} ({_decoded_vocab(self.tokenizer_info)[token]!r}) "
+                    f"row {i}: token {token} ({decode_tokens(self.tokenizer_info, [token])!r}) "
                     "was not allowed by the grammar; was the processor's mask overridden by a "
                     "later logits processor, or input_ids edited between steps?"
                 )
@@ -459,7 +470,8 @@ def generate(
     info = processor.tokenizer_info
 
     text = build_prompt(tokenizer, prompt, system=system, chat_template=chat_template)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    templated = text != prompt  # a chat template already holds the special tokens it needs
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=not templated)
     device = getattr(model, "device", None)
     if device is not None:
         inputs = inputs.to(device)

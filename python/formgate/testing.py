@@ -15,9 +15,6 @@ def bitmask_to_bool(bitmask_row: Any, vocab_size: int) -> np.ndarray:
 
     Example:
         >>> import numpy as np
-
-from formgate import _core
-from formgate.bitmask import allocate_token_bitmask, row_pointer
         >>> bitmask_to_bool(np.array([5], dtype=np.int32), 4).tolist()
         [True, False, True, False]
     """
