@@ -179,3 +179,30 @@ def _random_grammar_over(tokenizer_name: str, data) -> None:
         check_steps(formgate.GrammarMatcher(cg), ids, every=max(1, len(ids) // 4))
     except formgate.LimitError:
         event("per-step limit")
+
+
+@pytest.mark.parametrize("tokenizer_name", ["tokenizer_bpe_small", "llama3"])
+@pytest.mark.parametrize(
+    "grammar,texts",
+    [
+        ('root ::= "\\"" [a-z ]{3,40} "\\""', ['"' + "ab cd" * k + '"' for k in (1, 4, 8)]),
+        (
+            'root ::= "{\\"s\\": \\"" ([^"\\\\\\x00-\\x1F] | "\\\\" ["\\\\/bfnrt]){0,60} "\\"}"',
+            ['{"s": "' + t + '"}' for t in ["", "hello world", "x" * 60, "a\\n" * 20, "ünïcode " * 7]],
+        ),
+        ('root ::= ("ab" | " ") {20,100000} "."', ["ab" * 10 + " " * 30 + ".", "ab" * 400 + "."]),
+    ],
+)
+def test_counted_repetition_masks_near_bounds(tokenizer_name: str, grammar: str, texts: list) -> None:
+    """Counter frames use saturated prechecks once the minimum is reached; near the maximum,
+    accepted tokens longer than the remaining budget must be re-checked. Every step is compared
+    with the brute-force oracle."""
+    from conftest import tokenizer_info
+
+    info = tokenizer_info(tokenizer_name)
+    cg = formgate.GrammarCompiler(info).compile_grammar(grammar)
+    for text in texts:
+        ids = greedy_tokenize(info, text.encode())
+        m = formgate.GrammarMatcher(cg)
+        check_steps(m, ids, every=1 if len(ids) < 60 else 7)
+        assert m.is_completed()

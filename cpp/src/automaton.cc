@@ -387,6 +387,10 @@ class AutomatonBuilder {
     }
     int32_t n = static_cast<int32_t>(total);
     a.repeats_ = repeats_;
+    a.rule_repeat_.assign(dfas.size(), -1);
+    for (const Symbol& sym : symbols_) {
+      if (sym.repeat >= 0) a.rule_repeat_[sym.rule] = sym.repeat;
+    }
     a.final_.assign(n, 0);
     a.has_bytes_.assign(n, 0);
     a.state_rule_.assign(n, 0);

@@ -54,6 +54,8 @@ class Automaton {
   int32_t RuleStart(int32_t rule) const { return rule_start_[rule]; }
   int32_t StateRule(int32_t s) const { return state_rule_[s]; }
   const RepeatInfo& Repeat(int32_t k) const { return repeats_[k]; }
+  // The repeat id whose body `rule` is (an auxiliary rule), or -1.
+  int32_t RuleRepeat(int32_t rule) const { return rule_repeat_[rule]; }
   const std::string& RuleName(int32_t rule) const { return rule_names_[rule]; }
   // Bytes that may come right after `rule` returns, in any context. A token that leaves the
   // rule with remaining bytes whose next byte is outside this set is rejected without looking
@@ -75,6 +77,7 @@ class Automaton {
   std::vector<int32_t> call_offsets_;
   std::vector<CallEdge> calls_;
   std::vector<RepeatInfo> repeats_;
+  std::vector<int32_t> rule_repeat_;
   std::array<uint8_t, 256> byte_class_{};
   int32_t num_classes_ = 1;
   std::vector<int32_t> next_;

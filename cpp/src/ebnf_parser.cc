@@ -176,7 +176,11 @@ class EbnfParser {
       if (depth + ops > kMaxNestingDepth) {
         src_.FailLimit("nesting deeper than " + std::to_string(kMaxNestingDepth), Here());
       }
+      // llama.cpp accepts `x *` and `x {2}`: look past spaces (not newlines) for an operator.
+      size_t save = p_;
+      SkipInlineSpace();
       char c = Peek();
+      if (c != '*' && c != '+' && c != '?' && c != '{') p_ = save;
       SourcePos pos = Here();
       int32_t min, max;
       if (c == '*') {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -27,11 +28,18 @@ class StatePrecheck {
     cls_.resize(trie.NumTokens());
   }
 
-  const std::vector<uint8_t>& Run(int32_t state) {
+  // `saturated`: the state sits right above its repetition's counter frame, with the minimum
+  // reached and an unlimited budget (see MaskCache::ForStateSaturated).
+  const std::vector<uint8_t>& Run(int32_t state, bool saturated) {
     std::fill(cls_.begin(), cls_.end(), kRejected);
     arena_.Clear();
     const ByteSet& follow = a_.Follow(a_.StateRule(state));
-    runner_.Start(state, kUnknownParent, &levels_[0]);
+    int32_t parent = kUnknownParent;
+    if (saturated) {
+      int32_t repeat = a_.RuleRepeat(a_.StateRule(state));
+      parent = arena_.Intern({a_.RuleStart(0), kUnknownParent, repeat, kSaturatedCounter});
+    }
+    runner_.Start(state, parent, &levels_[0]);
     // Returning below the rule before any byte needs no run-time check: the matcher's frontier
     // is closed under returns, so the caller's continuation is itself a live state whose own
     // precomputed sets cover those tokens.
@@ -97,22 +105,30 @@ MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) 
   for (int32_t id : universe) SetBit(text_bits_.data(), id);
 
   index_.assign(a.NumStates(), -1);
-  std::vector<int32_t> states;
+  saturated_index_.assign(a.NumStates(), -1);
+  std::vector<std::pair<int32_t, bool>> jobs;  // (state, saturated)
   for (int32_t s = 0; s < a.NumStates(); ++s) {
-    if (a.HasBytes(s)) {
-      index_[s] = static_cast<int32_t>(states.size());
-      states.push_back(s);
+    if (!a.HasBytes(s)) continue;
+    index_[s] = static_cast<int32_t>(jobs.size());
+    jobs.push_back({s, false});
+    if (a.RuleRepeat(a.StateRule(s)) >= 0) {
+      saturated_index_[s] = static_cast<int32_t>(jobs.size());
+      jobs.push_back({s, true});
     }
   }
-  masks_.resize(states.size());
+  for (int32_t q = 0; q < trie.NumTokens(); ++q) {
+    by_length_.push_back({static_cast<int32_t>(tok.DecodedVocab()[trie.TokenAt(q)].size()), q});
+  }
+  std::sort(by_length_.begin(), by_length_.end(), std::greater<>());
+  masks_.resize(jobs.size());
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mu;
   auto worker = [&]() {
     try {
       StatePrecheck precheck(a, trie);
-      for (size_t k = next++; k < states.size(); k = next++) {
-        const std::vector<uint8_t>& cls = precheck.Run(states[k]);
+      for (size_t k = next++; k < jobs.size(); k = next++) {
+        const std::vector<uint8_t>& cls = precheck.Run(jobs[k].first, jobs[k].second);
         std::vector<int32_t> accepted;
         StateMasks& m = masks_[k];
         for (int32_t q = 0; q < trie.NumTokens(); ++q) {
@@ -130,10 +146,10 @@ MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) 
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mu);
       if (!error) error = std::current_exception();
-      next = states.size();
+      next = jobs.size();
     }
   };
-  int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(states.size())));
+  int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(jobs.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
   worker();

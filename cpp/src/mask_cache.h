@@ -14,6 +14,7 @@
 #define FORMGATE_MASK_CACHE_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "automaton.h"
@@ -37,12 +38,23 @@ class MaskCache {
   const StateMasks* ForState(int32_t s) const {
     return index_[s] < 0 ? nullptr : &masks_[index_[s]];
   }
+  // For states of a counted repetition's body: the sets when the counter frame right below has
+  // reached its minimum and has budget for any token (kSaturatedCounter). A matcher may use them
+  // for a frame with `remaining` iterations left if it re-checks accepted tokens longer than
+  // `remaining` bytes (each non-empty iteration consumes a byte). nullptr if not applicable.
+  const StateMasks* ForStateSaturated(int32_t s) const {
+    return saturated_index_[s] < 0 ? nullptr : &masks_[saturated_index_[s]];
+  }
+  // Trie positions of text tokens, longest first, with their byte lengths.
+  const std::vector<std::pair<int32_t, int32_t>>& TokensByLength() const { return by_length_; }
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;
 
  private:
   std::vector<int32_t> index_;
+  std::vector<int32_t> saturated_index_;
   std::vector<StateMasks> masks_;
+  std::vector<std::pair<int32_t, int32_t>> by_length_;  // (byte length, trie position)
   std::vector<uint32_t> text_bits_;  // bitset of every text token (complement sets' universe)
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include "automaton.h"
 #include "mask_cache.h"
@@ -94,18 +95,37 @@ class MatcherState {
     CheckUsable();
     int32_t n_words = (tok->VocabSize() + 31) / 32;
     std::fill(words, words + n_words, 0u);
-    std::vector<int32_t> states;
-    for (int32_t top : cur.tops) states.push_back(arena[top].state);
-    std::sort(states.begin(), states.end());
-    states.erase(std::unique(states.begin(), states.end()), states.end());
+    // One entry per distinct (state, saturated, remaining budget) among the tops.
+    std::vector<std::tuple<int32_t, bool, int32_t>> uses;
+    for (int32_t top : cur.tops) uses.push_back(Classify(top));
+    std::sort(uses.begin(), uses.end());
+    uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
     std::vector<const std::vector<int32_t>*> lists;
-    for (int32_t s : states) {
-      const StateMasks* m = masks->ForState(s);
-      m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
-      if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
-    }
-    // Merge the sorted uncertain lists, keeping only tokens no accepted set already allows.
+    std::vector<int32_t> long_tokens;  // accepted by a saturated set but longer than the budget
     const TokenTrie& trie = tok->Trie();
+    const auto& by_length = masks->TokensByLength();
+    for (const auto& [state, saturated, remaining] : uses) {
+      const StateMasks* m = saturated ? masks->ForStateSaturated(state) : masks->ForState(state);
+      if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
+      if (!saturated || by_length.empty() || by_length.front().first <= remaining) {
+        m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
+        continue;
+      }
+      scratch.assign(n_words, 0u);
+      m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
+      for (const auto& [len, q] : by_length) {
+        if (len <= remaining) break;
+        int32_t id = trie.TokenAt(q);
+        if (GetBit(scratch.data(), id)) {
+          scratch[id >> 5] &= ~(1u << (id & 31));
+          long_tokens.push_back(q);
+        }
+      }
+      for (int32_t w = 0; w < n_words; ++w) words[w] |= scratch[w];
+    }
+    std::sort(long_tokens.begin(), long_tokens.end());
+    if (!long_tokens.empty()) lists.push_back(&long_tokens);
+    // Merge the sorted uncertain lists, keeping only tokens no accepted set already allows.
     std::vector<int32_t> candidates;
     std::vector<size_t> pos(lists.size(), 0);
     for (;;) {
@@ -125,6 +145,24 @@ class MatcherState {
     if (cur.can_end) {
       for (int32_t id : tok->StopTokenIds()) SetBit(words, id);
     }
+  }
+
+  // A top right above its repetition's counter frame, with the minimum reached, may use the
+  // saturated precheck; the budget is the number of iterations left.
+  std::tuple<int32_t, bool, int32_t> Classify(int32_t top) const {
+    const StackNode& n = arena[top];
+    if (n.parent >= 0 && masks->ForStateSaturated(n.state)) {
+      const StackNode& f = arena[n.parent];
+      if (f.repeat >= 0 && f.repeat == a->RuleRepeat(a->StateRule(n.state))) {
+        const RepeatInfo& rep = a->Repeat(f.repeat);
+        // The iteration in progress completes as iteration counter + 1, so leaving is allowed
+        // from then on. Each further iteration takes a byte and may start only while fewer
+        // than max are done; the iteration in progress may complete without a byte: a token
+        // of up to max - counter - 1 bytes never runs out of budget.
+        if (f.counter + 1 >= rep.min) return {n.state, true, rep.max - f.counter - 1};
+      }
+    }
+    return {n.state, false, 0};
   }
 
   // Candidates are sorted trie positions, so neighbours share prefixes: levels[k] holds the
@@ -213,6 +251,7 @@ class MatcherState {
   std::vector<Saved> history;  // the state before each step
   mutable std::vector<Frontier> levels;
   mutable std::vector<size_t> marks;
+  mutable std::vector<uint32_t> scratch;
 };
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,

@@ -83,12 +83,18 @@ void PdaRunner::Close(Frontier* out) {
       work_.push_back(n.parent);
       continue;
     }
+    int32_t body_start = a_->RuleStart(a_->StateRule(n.state));
+    if (f.counter == kSaturatedCounter) {
+      work_.push_back(arena_->Intern({body_start, n.parent, -1, 0}));
+      out->escaped = true;  // leaving the repetition: the caller is unknown
+      continue;
+    }
     const RepeatInfo& rep = a_->Repeat(f.repeat);
     int32_t done = f.counter + 1;
     if (done < rep.max) {
       // `n` is the final state of the repeated rule; its start is the rule's first state.
       int32_t again = arena_->Intern({f.state, f.parent, f.repeat, done});
-      work_.push_back(arena_->Intern({a_->RuleStart(a_->StateRule(n.state)), again, -1, 0}));
+      work_.push_back(arena_->Intern({body_start, again, -1, 0}));
     }
     if (done >= rep.min) work_.push_back(arena_->Intern({f.state, f.parent, -1, 0}));
   }

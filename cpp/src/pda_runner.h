@@ -33,7 +33,7 @@ class PdaRunner {
  public:
   PdaRunner(const Automaton* a, StackArena* arena) : a_(a), arena_(arena) {}
 
-  // Frontier for a stack holding just `state` above `parent`.
+  // Frontier for a stack holding just `state` above `parent` (a node id or a sentinel).
   void Start(int32_t state, int32_t parent, Frontier* out);
   // Every top advanced by `byte`, then closed. `out` must not alias `in`.
   void Step(const Frontier& in, uint8_t byte, Frontier* out);

@@ -17,6 +17,10 @@ namespace formgate {
 constexpr int32_t kNoParent = -1;       // bottom of the whole parse: returning here ends the input
 constexpr int32_t kUnknownParent = -2;  // compile-time precheck: the context is not known
 
+// Counter of a repeat frame in compile-time prechecks meaning "min reached, budget unlimited":
+// iterating keeps it, leaving the repetition returns below the precomputed rule.
+constexpr int32_t kSaturatedCounter = -1;
+
 struct StackNode {
   int32_t state;    // automaton state (for a repeat frame: where to continue after the repeat)
   int32_t parent;   // node below, or a sentinel
