@@ -232,3 +232,13 @@ def test_compiler_cache_is_bounded_and_reused() -> None:
     compiler.clear_cache()
     assert compiler.cache_size_bytes == 0
     assert formgate.GrammarCompiler(INFO, cache_enabled=False).cache_size_bytes == 0
+
+
+def test_fill_fast_path_revalidates_a_changed_tensor() -> None:
+    m = formgate.GrammarMatcher(compile_('root ::= "a"+'))
+    mask = formgate.allocate_token_bitmask(2, INFO.vocab_size)
+    m.fill_next_token_bitmask(mask, 1)
+    assert allowed_tokens(mask[1], INFO.vocab_size) == [0]
+    mask.resize_(1, mask.shape[1] + 1)  # same object, new shape: must be re-checked
+    with pytest.raises(ValueError, match="shape"):
+        m.fill_next_token_bitmask(mask, 0)

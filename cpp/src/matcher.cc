@@ -49,6 +49,7 @@ class MatcherState {
         marks(o.marks.size()) {}
 
   void Reset() {
+    ++epoch;
     arena.Clear();
     runner.Start(a->RuleStart(a->Root()), kNoParent, &cur);
     terminated = false;
@@ -94,6 +95,13 @@ class MatcherState {
   void Fill(uint32_t* words) const {
     CheckUsable();
     int32_t n_words = (tok->VocabSize() + 31) / 32;
+    // Inside strings and names a step often leaves the frontier as it was (a self-loop keeps
+    // the same interned node), and an equal frontier has an equal mask. Node ids are only
+    // reused after rollback or reset, which bump `epoch`.
+    if (cached_epoch == epoch && cached_can_end == cur.can_end && cached_tops == cur.tops) {
+      std::copy(cached_mask.begin(), cached_mask.end(), words);
+      return;
+    }
     std::fill(words, words + n_words, 0u);
     // One entry per distinct (state, saturated, remaining budget) among the tops.
     std::vector<std::tuple<int32_t, bool, int32_t>> uses;
@@ -145,6 +153,10 @@ class MatcherState {
     if (cur.can_end) {
       for (int32_t id : tok->StopTokenIds()) SetBit(words, id);
     }
+    cached_mask.assign(words, words + n_words);
+    cached_tops = cur.tops;
+    cached_can_end = cur.can_end;
+    cached_epoch = epoch;
   }
 
   // A top right above its repetition's counter frame, with the minimum reached, may use the
@@ -252,6 +264,11 @@ class MatcherState {
   mutable std::vector<Frontier> levels;
   mutable std::vector<size_t> marks;
   mutable std::vector<uint32_t> scratch;
+  uint64_t epoch = 0;  // bumped whenever node ids may be reused (rollback, reset)
+  mutable uint64_t cached_epoch = ~0ull;
+  mutable bool cached_can_end = false;
+  mutable std::vector<int32_t> cached_tops;
+  mutable std::vector<uint32_t> cached_mask;
 };
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
@@ -296,6 +313,7 @@ void GrammarMatcher::Rollback(int32_t n) {
                                 std::to_string(s.history.size()) + " can be undone");
   }
   if (n == 0) return;
+  ++s.epoch;
   MatcherState::Saved& saved = s.history[s.history.size() - n];
   s.arena.Truncate(saved.arena_size);
   s.cur.tops = std::move(saved.tops);

@@ -32,19 +32,40 @@ class GrammarMatcher(_core.GrammarMatcher):
 
     def __init__(self, compiled_grammar: _core.CompiledGrammar, max_rollback_tokens: int = -1):
         super().__init__(compiled_grammar, max_rollback_tokens)
+        self._init_python_state()
 
-    @property
-    def vocab_size(self) -> int:
-        return self.compiled_grammar.tokenizer_info.vocab_size
+    def _init_python_state(self) -> None:
+        self.vocab_size: int = self.compiled_grammar.tokenizer_info.vocab_size
+        # (bitmask, index, data pointer, shape, row pointer, strides) of the last validated fill: a
+        # decode loop passes the same tensor every step, so its checks need not be redone.
+        # Holding the tensor keeps its id from being reused by another object.
+        self._last_fill: tuple | None = None
 
     def fill_next_token_bitmask(self, bitmask: Any, index: int = 0) -> None:
         """Write the allowed-token mask into row ``index`` of ``bitmask`` (releases the GIL)."""
-        self._fill_bitmask_ptr(row_pointer(bitmask, index, self.vocab_size))
+        last = self._last_fill
+        if (
+            last is not None
+            and last[0] is bitmask
+            and last[1] == index
+            and last[2] == bitmask.data_ptr()
+            and last[3] == bitmask.shape
+            and last[5] == bitmask.stride()
+        ):
+            self._fill_bitmask_ptr(last[4])
+            return
+        ptr = row_pointer(bitmask, index, self.vocab_size)
+        if hasattr(bitmask, "data_ptr"):
+            self._last_fill = (
+                bitmask, index, bitmask.data_ptr(), bitmask.shape, ptr, bitmask.stride()
+            )
+        self._fill_bitmask_ptr(ptr)
 
     def fork(self) -> "GrammarMatcher":
         """An independent copy with the same state and rollback history."""
         copy = GrammarMatcher.__new__(GrammarMatcher)
         _core.GrammarMatcher.__init__(copy, self)
+        copy._init_python_state()
         return copy
 
 
