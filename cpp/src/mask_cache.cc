@@ -17,10 +17,42 @@ namespace {
 enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 
 // Classifies every text token for a stack [state] above an unknown caller.
+// Trie subtrees made only of bytes a state loops on. A stack whose top loops on byte set L
+// survives any token of L* (stepping keeps the same node), so such a subtree is accepted whole
+// without walking it; for string bodies, names and whitespace that is most of the vocabulary.
+struct SelfLoops {
+  std::vector<int32_t> loop_of_state;       // index into pure, or -1
+  std::vector<std::vector<uint8_t>> pure;   // pure[k][i]: node i's subtree only has bytes of L_k
+
+  SelfLoops(const Automaton& a, const TokenTrie& trie) {
+    loop_of_state.assign(a.NumStates(), -1);
+    std::vector<ByteSet> sets;
+    for (int32_t s = 0; s < a.NumStates(); ++s) {
+      if (!a.HasBytes(s)) continue;
+      ByteSet loop;
+      for (int b = 0; b < 256; ++b) loop[b] = a.Next(s, static_cast<uint8_t>(b)) == s;
+      if (loop.count() < 8) continue;  // too narrow to pay for a pass over the trie
+      size_t k = std::find(sets.begin(), sets.end(), loop) - sets.begin();
+      if (k == sets.size()) sets.push_back(loop);
+      loop_of_state[s] = static_cast<int32_t>(k);
+    }
+    int32_t n = trie.NumNodes();
+    for (const ByteSet& loop : sets) {
+      std::vector<uint8_t> p(n, 0);
+      int32_t next_bad = n;  // the first node at or after i whose byte is outside the loop
+      for (int32_t i = n - 1; i >= 1; --i) {
+        if (!loop[trie.Node(i).byte]) next_bad = i;
+        p[i] = next_bad >= trie.Node(i).subtree_end;
+      }
+      pure.push_back(std::move(p));
+    }
+  }
+};
+
 class StatePrecheck {
  public:
-  StatePrecheck(const Automaton& a, const TokenTrie& trie)
-      : a_(a), trie_(trie), runner_(&a, &arena_) {
+  StatePrecheck(const Automaton& a, const TokenTrie& trie, const SelfLoops& loops)
+      : a_(a), trie_(trie), loops_(loops), runner_(&a, &arena_) {
     int32_t depth = trie.MaxDepth() + 1;
     levels_.resize(depth);
     pending_.resize(depth);
@@ -60,6 +92,11 @@ class StatePrecheck {
         i = node.subtree_end;
         continue;
       }
+      if (InLoop(up, i)) {
+        Fill(node.tok_begin, trie_.Node(node.subtree_end).tok_begin, kAccepted);
+        i = node.subtree_end;
+        continue;
+      }
       arena_.Truncate(marks_[d - 1]);
       Frontier& here = levels_[d];
       runner_.Step(up, node.byte, &here);
@@ -79,12 +116,21 @@ class StatePrecheck {
   }
 
  private:
+  bool InLoop(const Frontier& f, int32_t node) const {
+    for (int32_t top : f.tops) {
+      int32_t k = loops_.loop_of_state[arena_[top].state];
+      if (k >= 0 && loops_.pure[k][node]) return true;
+    }
+    return false;
+  }
+
   void Fill(int32_t begin, int32_t end, TokenClass c) {
     if (c != kRejected) std::fill(cls_.begin() + begin, cls_.begin() + end, c);
   }
 
   const Automaton& a_;
   const TokenTrie& trie_;
+  const SelfLoops& loops_;
   StackArena arena_;
   PdaRunner runner_;
   std::vector<Frontier> levels_;
@@ -99,8 +145,7 @@ MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) 
   const TokenTrie& trie = tok.Trie();
   int32_t vocab_size = tok.VocabSize();
   int32_t n_words = (vocab_size + 31) / 32;
-  std::vector<int32_t> universe(trie.SortedIds());
-  std::sort(universe.begin(), universe.end());
+  const std::vector<int32_t>& universe = trie.IdsAscending();
   text_bits_.assign(n_words, 0);
   for (int32_t id : universe) SetBit(text_bits_.data(), id);
 
@@ -116,17 +161,14 @@ MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) 
       jobs.push_back({s, true});
     }
   }
-  for (int32_t q = 0; q < trie.NumTokens(); ++q) {
-    by_length_.push_back({static_cast<int32_t>(tok.DecodedVocab()[trie.TokenAt(q)].size()), q});
-  }
-  std::sort(by_length_.begin(), by_length_.end(), std::greater<>());
+  const SelfLoops loops(a, trie);
   masks_.resize(jobs.size());
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mu;
   auto worker = [&]() {
     try {
-      StatePrecheck precheck(a, trie);
+      StatePrecheck precheck(a, trie, loops);
       for (size_t k = next++; k < jobs.size(); k = next++) {
         const std::vector<uint8_t>& cls = precheck.Run(jobs[k].first, jobs[k].second);
         std::vector<int32_t> accepted;

@@ -45,8 +45,7 @@ class MaskCache {
   const StateMasks* ForStateSaturated(int32_t s) const {
     return saturated_index_[s] < 0 ? nullptr : &masks_[saturated_index_[s]];
   }
-  // Trie positions of text tokens, longest first, with their byte lengths.
-  const std::vector<std::pair<int32_t, int32_t>>& TokensByLength() const { return by_length_; }
+
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;
 
@@ -54,7 +53,6 @@ class MaskCache {
   std::vector<int32_t> index_;
   std::vector<int32_t> saturated_index_;
   std::vector<StateMasks> masks_;
-  std::vector<std::pair<int32_t, int32_t>> by_length_;  // (byte length, trie position)
   std::vector<uint32_t> text_bits_;  // bitset of every text token (complement sets' universe)
 };
 

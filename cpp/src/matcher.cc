@@ -111,7 +111,7 @@ class MatcherState {
     std::vector<const std::vector<int32_t>*> lists;
     std::vector<int32_t> long_tokens;  // accepted by a saturated set but longer than the budget
     const TokenTrie& trie = tok->Trie();
-    const auto& by_length = masks->TokensByLength();
+    const auto& by_length = trie.ByLength();
     for (const auto& [state, saturated, remaining] : uses) {
       const StateMasks* m = saturated ? masks->ForStateSaturated(state) : masks->ForState(state);
       if (!m->uncertain.empty()) lists.push_back(&m->uncertain);

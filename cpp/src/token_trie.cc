@@ -1,6 +1,7 @@
 #include "token_trie.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace formgate {
 
@@ -37,6 +38,12 @@ TokenTrie::TokenTrie(const std::vector<std::string>& vocab, std::vector<int32_t>
   }
   int32_t n = static_cast<int32_t>(sorted_ids_.size());
   nodes_.push_back({static_cast<int32_t>(nodes_.size()) + 1, n, n, 0, 0});
+  ids_ascending_ = sorted_ids_;
+  std::sort(ids_ascending_.begin(), ids_ascending_.end());
+  for (int32_t q = 0; q < n; ++q) {
+    by_length_.push_back({static_cast<int32_t>(vocab[sorted_ids_[q]].size()), q});
+  }
+  std::sort(by_length_.begin(), by_length_.end(), std::greater<>());
   // A node without tokens of its own gets the position where its subtree's tokens start, so
   // that [tok_begin(i), tok_begin(subtree_end)) is always the subtree.
   for (int32_t i = static_cast<int32_t>(nodes_.size()) - 2; i >= 0; --i) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace formgate {
@@ -34,6 +35,10 @@ class TokenTrie {
   int32_t TokenAt(int32_t q) const { return sorted_ids_[q]; }
   const std::vector<int32_t>& SortedIds() const { return sorted_ids_; }
   int32_t MaxDepth() const { return max_depth_; }
+  // Text token ids in increasing order.
+  const std::vector<int32_t>& IdsAscending() const { return ids_ascending_; }
+  // (byte length, sorted position) of every token, longest first.
+  const std::vector<std::pair<int32_t, int32_t>>& ByLength() const { return by_length_; }
   size_t MemoryBytes() const {
     return nodes_.size() * sizeof(TrieNode) + sorted_ids_.size() * sizeof(int32_t);
   }
@@ -41,6 +46,8 @@ class TokenTrie {
  private:
   std::vector<TrieNode> nodes_;
   std::vector<int32_t> sorted_ids_;
+  std::vector<int32_t> ids_ascending_;
+  std::vector<std::pair<int32_t, int32_t>> by_length_;
   int32_t max_depth_ = 0;
 };
 
