@@ -450,6 +450,12 @@ class AutomatonBuilder {
             table[static_cast<size_t>(s) * num_intervals + c];
       }
     }
+    a.repeat_return_.assign(repeats_.size(), -2);
+    for (const CallEdge& c : a.calls_) {
+      if (c.repeat < 0) continue;
+      int32_t& r = a.repeat_return_[c.repeat];
+      r = (r == -2 || r == c.ret) ? c.ret : -1;
+    }
     a.simple_.assign(n, 0);
     for (int32_t s = 0; s < n; ++s) {
       a.simple_[s] = a.has_bytes_[s] && !a.final_[s] && a.call_offsets_[s] == a.call_offsets_[s + 1];

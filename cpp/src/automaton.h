@@ -56,6 +56,8 @@ class Automaton {
   const RepeatInfo& Repeat(int32_t k) const { return repeats_[k]; }
   // The repeat id whose body `rule` is (an auxiliary rule), or -1.
   int32_t RuleRepeat(int32_t rule) const { return rule_repeat_[rule]; }
+  // The state every call of repeat k returns to, or -1 when determinisation gave it several.
+  int32_t RepeatReturn(int32_t k) const { return repeat_return_[k]; }
   const std::string& RuleName(int32_t rule) const { return rule_names_[rule]; }
   // Bytes that may come right after `rule` returns, in any context. A token that leaves the
   // rule with remaining bytes whose next byte is outside this set is rejected without looking
@@ -78,6 +80,7 @@ class Automaton {
   std::vector<CallEdge> calls_;
   std::vector<RepeatInfo> repeats_;
   std::vector<int32_t> rule_repeat_;
+  std::vector<int32_t> repeat_return_;
   std::array<uint8_t, 256> byte_class_{};
   int32_t num_classes_ = 1;
   std::vector<int32_t> next_;

@@ -65,12 +65,19 @@ class StatePrecheck {
   const std::vector<uint8_t>& Run(int32_t state, bool saturated) {
     std::fill(cls_.begin(), cls_.end(), kRejected);
     arena_.Clear();
-    const ByteSet& follow = a_.Follow(a_.StateRule(state));
+    // Returning below the bottom rule is what makes a token uncertain; filter by what may
+    // follow that rule. For a saturated precheck with a known continuation, the bottom rule is
+    // the continuation's (the repetition itself never returns below).
+    int32_t bottom_rule = a_.StateRule(state);
     int32_t parent = kUnknownParent;
     if (saturated) {
       int32_t repeat = a_.RuleRepeat(a_.StateRule(state));
-      parent = arena_.Intern({a_.RuleStart(0), kUnknownParent, repeat, kSaturatedCounter});
+      if (a_.RepeatReturn(repeat) >= 0) bottom_rule = a_.StateRule(a_.RepeatReturn(repeat));
+      // With a single continuation, leaving the repetition continues there (above the unknown
+      // caller); otherwise leaving counts as returning below (state -1).
+      parent = arena_.Intern({a_.RepeatReturn(repeat), kUnknownParent, repeat, kSaturatedCounter});
     }
+    const ByteSet& follow = a_.Follow(bottom_rule);
     runner_.Start(state, parent, &levels_[0]);
     // Returning below the rule before any byte needs no run-time check: the matcher's frontier
     // is closed under returns, so the caller's continuation is itself a live state whose own

@@ -86,7 +86,11 @@ void PdaRunner::Close(Frontier* out) {
     int32_t body_start = a_->RuleStart(a_->StateRule(n.state));
     if (f.counter == kSaturatedCounter) {
       work_.push_back(arena_->Intern({body_start, n.parent, -1, 0}));
-      out->escaped = true;  // leaving the repetition: the caller is unknown
+      if (f.state >= 0) {
+        work_.push_back(arena_->Intern({f.state, f.parent, -1, 0}));
+      } else {
+        out->escaped = true;  // leaving the repetition to an unknown continuation
+      }
       continue;
     }
     const RepeatInfo& rep = a_->Repeat(f.repeat);
