@@ -21,6 +21,11 @@ How the two guarantees are kept:
   by induction from the last rule every rule derives some finite string. The
   derivation sampler falls back to the base once its budget is spent, which
   also makes it terminate.
+* Ambiguity is kept moderate (few wildcards, no nullable recursive rules, no
+  stacked repetition of rule references, derivations of about 24 characters)
+  because a stack-based matcher may legitimately give up with LimitError on
+  exponentially ambiguous input. About 1 string in 10,000 still reaches
+  formgate's limit; callers should treat LimitError as "skip this example".
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ from oracle.lark_oracle import (  # noqa: E402
     Ref,
     Rep,
     Seq,
+    _fixpoint,
+    _nullable,
     emit_lark,
 )
 
@@ -54,6 +61,9 @@ ALPHABET = ["a", "b", "c", "é", "🙂", "\n", '"', "\\", "-", "]"]
 # are tested against characters the grammar never names.
 EXTRA_CHARS = ["d", "x", " ", "ü", "\x00"]
 LITERALS = ["a", "b", "c", "ab", "ba", "é", "aé", "🙂", "\n", '"', "\\", "a-b", "]", ""]
+# "." and negated classes overlap every other atom; too many of them make
+# grammars so ambiguous that a stack-based matcher hits its ambiguity limit.
+_ATOM_KINDS = ["lit"] * 4 + ["cls"] * 2 + ["ref"] * 3 + ["any"]
 RULE_NAMES = ["item", "x.y", "r-1", "_z", "B2", "list", "e"]
 
 
@@ -106,7 +116,7 @@ def _char_class(draw):
 
 def _atom(draw, n_rules, index, guarded):
     """A leaf. Refs to rule ``index`` or earlier need ``guarded``."""
-    kind = draw(st.sampled_from(["lit", "lit", "lit", "cls", "any", "ref", "ref"]))
+    kind = draw(st.sampled_from(_ATOM_KINDS))
     if kind == "lit":
         return Lit(draw(st.sampled_from(LITERALS)))
     if kind == "cls":
@@ -140,6 +150,10 @@ def _expr(draw, depth, n_rules, index, guarded):
             alts.insert(draw(st.integers(0, len(alts))), Seq(()))
         return Alt(tuple(alts))
     item = _expr(draw, depth - 1, n_rules, index, guarded)
+    # Repeating a repetition of rule references, e.g. (r+){0,2}, splits the
+    # input in exponentially many ways; keep stacked repetition for leaves.
+    while isinstance(item, Rep) and _refs(item, set()):
+        item = item.item
     lo, hi = draw(st.sampled_from([(0, None), (1, None), (0, 1), (2, 2), (0, 2), (1, 3),
                                    (2, None), (0, 0), (3, 3)]))
     return Rep(item, lo, hi)
@@ -250,8 +264,11 @@ def random_grammars(draw, min_rules=2, max_rules=5, max_depth=3):
         base = _expr(draw, max_depth - 1, n, i, guarded=False)
         base = _strip_backrefs(base, i, draw)
         alts.append(base)
+        if draw(st.integers(0, 9)) == 0:
+            alts.insert(0, Seq(()))  # the rule also derives the empty string
         rules_by_index.append(alts)
 
+    _denullify_cycles(rules_by_index, draw)
     index_names = dict(enumerate(names))
     rules = {names[i]: [_rename(a, index_names) for a in alts]
              for i, alts in enumerate(rules_by_index)}
@@ -265,16 +282,64 @@ def random_grammars(draw, min_rules=2, max_rules=5, max_depth=3):
         chunks.append("# generated grammar\n")
     for nm in order:
         alts = rules[nm]
-        body = (" |" + _ws(draw)).join(_ebnf_alternative(a, draw, name_text) for a in alts)
-        if draw(st.integers(0, 9)) == 0:
-            body = "| " + body  # a leading empty alternative adds the empty string
-            rules[nm] = [Seq(())] + alts
+        if alts[0] == Seq(()):
+            # A leading empty alternative, written as nothing: "r ::= | ...".
+            body = "| " + (" |" + _ws(draw)).join(
+                _ebnf_alternative(a, draw, name_text) for a in alts[1:])
+        else:
+            body = (" |" + _ws(draw)).join(
+                _ebnf_alternative(a, draw, name_text) for a in alts)
         sep = draw(st.sampled_from(["\n", "\n\n", "   ", "\n# --\n"]))
         chunks.append("%s ::=%s%s%s" % (nm, _ws(draw), body, sep))
     ebnf = "".join(chunks)
     lark_text = emit_lark({name: (alts[0] if len(alts) == 1 else Alt(tuple(alts)))
                            for name, alts in rules.items()}, "root")
     return GeneratedGrammar(rules=rules, ebnf=ebnf, lark=lark_text)
+
+
+def _refs(node, out):
+    if isinstance(node, Ref):
+        out.add(node.name)
+    elif isinstance(node, (Seq, Alt)):
+        for x in node.items:
+            _refs(x, out)
+    elif isinstance(node, Rep):
+        _refs(node.item, out)
+    return out
+
+
+def _denullify_cycles(rules_by_index, draw):
+    """Make every recursive rule non-nullable.
+
+    A nullable recursive rule used twice in a row (r r, r{2}) can split the
+    input in Catalan-many ways, which makes stack-based matchers give up with
+    a LimitError. Prefixing a literal to the nullable alternatives keeps the
+    grammar valid (the prefix is non-nullable, so no left recursion appears).
+    """
+    n = len(rules_by_index)
+    while True:
+        as_dict = {i: Alt(tuple(alts)) for i, alts in enumerate(rules_by_index)}
+        nullable = _fixpoint(as_dict, _nullable)
+        graph = {i: _refs(as_dict[i], set()) for i in range(n)}
+
+        def on_cycle(start):
+            seen, todo = set(), [start]
+            while todo:
+                for y in graph[todo.pop()]:
+                    if y == start:
+                        return True
+                    if y not in seen:
+                        seen.add(y)
+                        todo.append(y)
+            return False
+
+        bad = [i for i in range(n) if nullable[i] and on_cycle(i)]
+        if not bad:
+            return
+        i = bad[0]
+        rules_by_index[i] = [Seq((Lit(draw(st.sampled_from(LITERALS[:-1]))), a))
+                             if _nullable(a, nullable) else a
+                             for a in rules_by_index[i]]
 
 
 def _strip_backrefs(node, index, draw):
@@ -302,6 +367,8 @@ def _class_matches(node, c):
 
 
 def _derive(g, node, draw, budget, out):
+    # budget = [rule expansions left, soft length cap]; past either, take
+    # base alternatives and minimum repetition counts so the string stays short.
     if isinstance(node, Lit):
         out.append(node.text)
     elif isinstance(node, (Cls, AnyChar)):
@@ -313,7 +380,7 @@ def _derive(g, node, draw, budget, out):
         out.append(draw(st.sampled_from(pool)))
     elif isinstance(node, Ref):
         alts = g.rules[node.name]
-        if budget[0] <= 0:
+        if budget[0] <= 0 or len(out) > budget[1]:
             alt = alts[-1]
         else:
             budget[0] -= 1
@@ -326,20 +393,21 @@ def _derive(g, node, draw, budget, out):
         _derive(g, draw(st.sampled_from(node.items)), draw, budget, out)
     elif isinstance(node, Rep):
         hi = node.hi if node.hi is not None else node.lo + 2
-        k = node.lo if budget[0] <= 0 else draw(st.integers(node.lo, hi))
+        spent = budget[0] <= 0 or len(out) > budget[1]
+        k = node.lo if spent else draw(st.integers(node.lo, hi))
         for _ in range(k):
             _derive(g, node.item, draw, budget, out)
     else:
         raise TypeError(node)
 
 
-def derivations(g: GeneratedGrammar, budget: int = 6):
+def derivations(g: GeneratedGrammar, budget: int = 6, max_len: int = 24):
     """Strategy for sentences of ``g`` (random derivations from root)."""
 
     @st.composite
     def strat(draw):
         out = []
-        _derive(g, Ref("root"), draw, [budget], out)
+        _derive(g, Ref("root"), draw, [budget, max_len], out)
         return "".join(out)
 
     return strat()

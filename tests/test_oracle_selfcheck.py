@@ -164,7 +164,7 @@ def test_reference_reader_rejects_malformed(case):
 # Random grammars
 
 
-_SETTINGS = settings(max_examples=60, deadline=None,
+_SETTINGS = settings(max_examples=40, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow,
                                             HealthCheck.data_too_large])
 
