@@ -33,7 +33,9 @@ Policies (all conservative: they shrink the set of accepted spellings, never wid
 Example:
     >>> from formgate.json_schema import json_schema_to_ebnf
     >>> print(json_schema_to_ebnf({"type": "boolean"}))
-    root ::= "true" | "false"
+    root ::= ("true" | "false")
+    ws ::= [ \t\n\r]{0,64}
+    <BLANKLINE>
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ class Converter:
 
     Example:
         >>> c = Converter({"type": "integer", "minimum": 1, "maximum": 12})
-        >>> c.convert().splitlines()[0]
-        'root ::= [1-9] | "1" [0-2]'
+        >>> c.convert().splitlines()[:2]
+        ['root ::= integer', 'integer ::= ([1-9] | "1" [0-2])']
     """
 
     def __init__(
@@ -167,12 +169,12 @@ class Converter:
         self.rules: dict[str, str] = {}
         self.body_names: dict[str, str] = {}
         self.ref_rules: dict[str, str] = {}
-        self.names_used: set[str] = set()
+        self.names_used: set[str] = {"ws", "root"}
         self.ids: dict[str, str] = {}  # absolute URI (no fragment) -> pointer
         self.anchors: dict[str, str] = {}  # absolute URI with fragment -> pointer
         root_id = self.root.get("$id", "") if isinstance(self.root, dict) else ""
         self.root_base = root_id if isinstance(root_id, str) else ""
-        self._index(self.root, "", self.root_base or "urn:formgate:root")
+        self._index(self.root, "", self.root_base or "https://formgate.invalid/root.json")
         self._validator = None
 
     # ------------------------------------------------------------------ rules and text
@@ -220,15 +222,12 @@ class Converter:
 
     def convert(self) -> str:
         """The EBNF text, root rule first."""
-        body = self.gen(self.root, "", self.root_base or "urn:formgate:root", 0)
+        body = self.gen(self.root, "", self.root_base or "https://formgate.invalid/root.json", 0)
         if body is None:
             raise SchemaError("the schema is unsatisfiable: no JSON value validates against it")
-        lines = [f"root ::= {body}"]
-        if self._ws_body is not None and any("ws" in b for b in self.rules.values()) or \
-                " ws" in body or "ws " in body:
-            if self._ws_body is not None:
-                self.rules.setdefault("ws", self._ws_body)
-        lines += [f"{k} ::= {v}" for k, v in self.rules.items()]
+        lines = [f"root ::= {body}"] + [f"{k} ::= {v}" for k, v in self.rules.items()]
+        if self._ws_body is not None:
+            lines.append(f"ws ::= {self._ws_body}")
         text = "\n".join(lines) + "\n"
         if len(text) > self.max_ebnf_bytes:
             raise LimitError(f"JSON schema grammar exceeds {self.max_ebnf_bytes:,} bytes")
@@ -331,7 +330,7 @@ class Converter:
         return node, target, tbase
 
     def _base_at(self, target: str) -> str:
-        base = self.root_base or "urn:formgate:root"
+        base = self.root_base or "https://formgate.invalid/root.json"
         node: Any = self.root
         for tok in target.split("/")[1:]:
             tok = tok.replace("~1", "/").replace("~0", "~")
@@ -445,6 +444,8 @@ class Converter:
             return self._ref_rule(s["$ref"], base, pointer, depth)
         if "$ref" in s or "allOf" in s:
             merged = self._flatten(s, pointer, base, depth)
+            if merged is False:
+                return None
             return self.gen(merged, pointer, base, depth + 1)
         for comb in ("anyOf", "oneOf"):
             if comb in s and keys - {comb}:
@@ -480,7 +481,7 @@ class Converter:
 
     # ------------------------------------------------------------------ allOf / $ref merging
 
-    def _flatten(self, s: dict, pointer: str, base: str, depth: int) -> dict:
+    def _flatten(self, s: dict, pointer: str, base: str, depth: int) -> Any:
         """Merge ``$ref`` targets and ``allOf`` branches into one schema (recursively)."""
         parts: list[Any] = []
         todo: list[tuple[Any, str, str, int]] = [(s, pointer, base, 0)]
@@ -518,8 +519,6 @@ class Converter:
             merged = self._merge(merged, p, pointer)
         if merged is True:
             return {}
-        if merged is False:
-            return {"not": {}, "__false__": True}
         return merged
 
     def _merge(self, a: Any, b: Any, pointer: str) -> Any:
@@ -751,12 +750,12 @@ class Converter:
         if isinstance(v, bool) or v is None:
             return rx.ebnf_literal(json.dumps(v))
         if isinstance(v, int):
-            return f'("{v}" | "{v}.0")'
+            return f'("{v}" | "{v}.0")' if abs(v) < 2 ** 53 else f'"{v}"'
         if isinstance(v, float):
             if math.isnan(v) or math.isinf(v):
                 raise SchemaError(f"non-finite number {v!r} in enum/const")
             r = json.dumps(v)
-            if v.is_integer() and abs(v) < 1e16:
+            if v.is_integer() and abs(v) < 2 ** 53:
                 return f'("{int(v)}" | "{r}")' if str(int(v)) != r else f'"{r}"'
             return rx.ebnf_literal(r)
         if isinstance(v, str):
@@ -766,8 +765,6 @@ class Converter:
     # ------------------------------------------------------------------ types
 
     def _typed(self, s: dict, pointer: str, base: str, depth: int) -> Optional[str]:
-        if s.get("__false__"):
-            return None
         if "type" in s:
             types = _type_set(s["type"])
             bad = types - set(TYPES)
@@ -785,7 +782,7 @@ class Converter:
             if t == "null":
                 e = '"null"'
             elif t == "boolean":
-                e = '"true" | "false"' if len(types) == 1 else '("true" | "false")'
+                e = '("true" | "false")'
             elif t == "string":
                 e = self._string(s, pointer)
             elif t == "integer":
@@ -872,7 +869,7 @@ class Converter:
         e = num.integer_range(ilo, ihi)
         if e is None:
             return None
-        return e if e in (num.INTEGER,) and False else self.rule("integer", e)
+        return self.rule("integer", e)
 
     def _multiple(self, k: int, lo: Optional[int], hi: Optional[int], pointer: str) -> Optional[str]:
         if lo is not None and hi is not None:
@@ -1264,5 +1261,6 @@ def json_schema_to_ebnf(schema: Any, **opts: Any) -> str:
     Example:
         >>> print(json_schema_to_ebnf({"enum": ["a", 1]}, any_whitespace=False))
         root ::= ("\\"a\\"" | ("1" | "1.0"))
+        <BLANKLINE>
     """
     return Converter(schema, **opts).convert()

@@ -244,7 +244,7 @@ def number_range(lo: Optional[Decimal], lo_strict: bool, hi: Optional[Decimal],
     Example:
         >>> from decimal import Decimal
         >>> number_range(Decimal("0.5"), False, Decimal(1), True)
-        '"0" "." ([5-9] [0-9]*)'
+        '"0" "." (("5" ([0-9]+)? | [6-9] [0-9]*))'
     """
     if lo is None and hi is None:
         return NUMBER

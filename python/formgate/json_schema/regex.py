@@ -535,12 +535,12 @@ def _hexcase(h: str) -> str:
 
 
 def json_encode_class(rs: Ranges) -> Optional[str]:
-    """EBNF for the JSON spellings (inside a string) of one character out of ``rs``: raw when
+    r"""EBNF for the JSON spellings (inside a string) of one character out of ``rs``: raw when
     JSON allows it raw, the mandatory escapes, and ``\\/`` for ``/``. None for the empty set.
 
     Example:
-        >>> json_encode_class(((0x22, 0x22),))
-        '"\\\\\\""'
+        >>> print(json_encode_class(((0x22, 0x22),)))
+        ("\\\"" | "\\u0022")
     """
     if not rs:
         return None
