@@ -11,7 +11,8 @@ Example:
 """
 
 from formgate import testing
-from formgate._core import CompiledGrammar, Grammar, GrammarCompiler
+from formgate._core import CompiledGrammar, Grammar
+from formgate.compiler import GrammarCompiler
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
 from formgate.errors import GrammarError, LimitError
 from formgate.matcher import BatchGrammarMatcher, GrammarMatcher

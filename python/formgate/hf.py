@@ -31,7 +31,8 @@ import numpy as np
 import torch
 import transformers
 
-from formgate._core import CompiledGrammar, Grammar, GrammarCompiler
+from formgate._core import CompiledGrammar, Grammar
+from formgate.compiler import GrammarCompiler
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, bitmask_words
 from formgate.matcher import BatchGrammarMatcher, GrammarMatcher
 from formgate.tokenizer_info import TokenizerInfo
