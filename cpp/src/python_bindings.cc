@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "automaton.h"
+#include "formgate/bitmask_apply.h"
 #include "formgate/compiler.h"
 #include "mask_cache.h"
 #include "formgate/error.h"
@@ -268,4 +269,54 @@ Example:
       },
       py::arg("matchers"), py::arg("base"), py::arg("row_words"), py::arg("rows"),
       py::arg("threads"));
+
+  m.def(
+      "apply_token_bitmask_cpu",
+      [](uintptr_t logits_ptr, const std::string& dtype, int64_t num_rows, int64_t row_stride,
+         int64_t vocab, uintptr_t bitmask_ptr, int64_t bitmask_row_stride_words,
+         int64_t bitmask_words, std::optional<std::vector<int64_t>> rows) {
+        LogitsDType dt;
+        int64_t elem;
+        if (dtype == "float32") {
+          dt = LogitsDType::kFloat32;
+          elem = 4;
+        } else if (dtype == "float16") {
+          dt = LogitsDType::kFloat16;
+          elem = 2;
+        } else if (dtype == "bfloat16") {
+          dt = LogitsDType::kBFloat16;
+          elem = 2;
+        } else {
+          throw py::value_error("logits dtype must be float32, float16 or bfloat16, not " +
+                                dtype);
+        }
+        if (num_rows < 0 || vocab < 0 || bitmask_words < 0 || row_stride < vocab ||
+            bitmask_row_stride_words < bitmask_words) {
+          throw py::value_error("apply_token_bitmask_cpu: inconsistent shapes or strides");
+        }
+        if (rows) {
+          for (int64_t r : *rows) {
+            if (r < 0 || r >= num_rows) {
+              throw py::index_error("row " + std::to_string(r) + " out of range for " +
+                                    std::to_string(num_rows) + " rows");
+            }
+          }
+        }
+        py::gil_scoped_release release;
+        auto apply = [&](int64_t logits_row, int64_t mask_row) {
+          ApplyTokenBitmaskRow(
+              reinterpret_cast<char*>(logits_ptr) + logits_row * row_stride * elem, dt, vocab,
+              WordsAt(bitmask_ptr) + mask_row * bitmask_row_stride_words, bitmask_words);
+        };
+        if (rows) {
+          for (int64_t r : *rows) apply(r, r);
+        } else {
+          for (int64_t r = 0; r < num_rows; ++r) apply(r, r);
+        }
+      },
+      py::arg("logits_ptr"), py::arg("dtype"), py::arg("num_rows"), py::arg("row_stride"),
+      py::arg("vocab"), py::arg("bitmask_ptr"), py::arg("bitmask_row_stride_words"),
+      py::arg("bitmask_words"), py::arg("rows") = py::none(),
+      "Set logits of disallowed tokens to -inf in place (raw pointers; formgate.bitmask checks "
+      "the tensors). Row r of the logits uses row r of the bitmask; rows=None means all.");
 }
