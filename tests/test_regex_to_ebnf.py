@@ -67,8 +67,14 @@ def _regexes():
 def test_fullmatch_agrees_with_re(pattern: str, samples: list[str]) -> None:
     compiled = _matcher_for(regex_to_ebnf(pattern, mode="fullmatch"))
     py = re.compile(pattern)
+    # ECMA's \w is ASCII, Python's is Unicode ('é'): the translation takes the intersection
+    exact = "\\w" not in pattern
     for s in samples:
-        assert _accepts(compiled, s) == bool(py.fullmatch(s)), (pattern, s)
+        got = _accepts(compiled, s)
+        if exact:
+            assert got == bool(py.fullmatch(s)), (pattern, s)
+        elif got:
+            assert py.fullmatch(s), (pattern, s)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
@@ -85,7 +91,7 @@ def test_search_agrees_with_re(pattern: str, start: bool, end: bool, samples: li
         got = _accepts(compiled, s)
         if got:
             assert py.search(s), (pattern, s)
-        elif expected and not s.endswith("\n"):
+        elif expected and not s.endswith("\n") and "\\w" not in pattern:
             raise AssertionError((pattern, s))
 
 

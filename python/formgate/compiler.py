@@ -7,17 +7,23 @@ them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from formgate import _core
 from formgate.json_schema import DEFAULT_MAX_WHITESPACE, json_schema_to_ebnf
 
 
-def _regex_ebnf(pattern: str) -> str:
+def _regex_ebnf(pattern: "str | re.Pattern[str]") -> str:
     from formgate.errors import GrammarError
     from formgate.json_schema.regex import regex_to_ebnf
 
-    body = regex_to_ebnf(pattern, mode="fullmatch")
+    flags = 0
+    if isinstance(pattern, re.Pattern):
+        if not isinstance(pattern.pattern, str):
+            raise TypeError("bytes patterns are not supported; compile a str pattern")
+        pattern, flags = pattern.pattern, pattern.flags
+    body = regex_to_ebnf(pattern, mode="fullmatch", dialect="python", flags=flags)
     if body is None:
         raise GrammarError(f"the regex {pattern!r} matches no string")
     return f"root ::= {body}\n"
@@ -54,10 +60,11 @@ def grammar_from_json_schema(schema: Any, *, any_whitespace: bool = True,
                                                 strict, lenient, max_whitespace))
 
 
-def grammar_from_regex(pattern: str) -> _core.Grammar:
+def grammar_from_regex(pattern: "str | re.Pattern[str]") -> _core.Grammar:
     """The grammar of the strings ``pattern`` fully matches (Python ``re.fullmatch``
-    semantics; backreferences and lookaround raise GrammarError). Installed as
-    ``formgate.Grammar.from_regex``.
+    semantics on str, Unicode-aware ``\\d\\w\\s``; a compiled ``re.Pattern`` brings its
+    DOTALL/ASCII flags; backreferences and lookaround raise GrammarError with the column; see
+    docs/frontends.md). Installed as ``formgate.Grammar.from_regex``.
 
     Example:
         >>> import formgate
@@ -116,8 +123,9 @@ class GrammarCompiler(_core.GrammarCompiler):
                                   "against it") from None
             raise
 
-    def compile_regex(self, pattern: str) -> _core.CompiledGrammar:
-        """Compile a regex with full-match semantics.
+    def compile_regex(self, pattern: "str | re.Pattern[str]") -> _core.CompiledGrammar:
+        """Compile a regex with Python ``re.fullmatch`` semantics (see
+        :func:`grammar_from_regex`).
 
         Example:
             >>> import formgate

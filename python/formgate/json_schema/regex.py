@@ -1,4 +1,12 @@
-r"""A subset of ECMA-262 regular expressions, translated to formgate EBNF.
+r"""Regular expressions translated to formgate EBNF, in two dialects.
+
+* ``dialect="python"`` (``GrammarCompiler.compile_regex``, ``Grammar.from_regex``): exactly
+  Python's ``re.fullmatch`` on str patterns and str subjects, Unicode-aware ``\d \w \s`` (the
+  sets are read from ``re`` itself), see :func:`regex_to_ebnf`.
+* ``dialect="ecma"`` (JSON Schema ``pattern``), described below.
+
+Errors are :class:`RegexError` (a :class:`formgate.GrammarError`) with ``line`` 1 and ``column``
+the 1-based position of the offending construct in the pattern.
 
 JSON Schema ``pattern`` is ECMA-262, but the reference validator (Python ``jsonschema``) runs
 patterns with Python's ``re``. To never accept a string either of them rejects, every construct
@@ -34,8 +42,10 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 import sys
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 from formgate.json_schema.errors import LimitError, RegexError
@@ -114,21 +124,13 @@ def chars(s: str) -> Ranges:
 
 @functools.lru_cache(maxsize=None)
 def _python_class(kind: str) -> Ranges:
-    """Code points Python's ``re`` puts in ``\\d``/``\\w``/``\\s`` for str patterns."""
-    test = {"d": str.isdecimal, "w": lambda c: c.isalnum() or c == "_", "s": str.isspace}[kind]
-    out, start = [], None
-    for cp in range(MAX_UNICODE + 1):
-        if SURROGATES[0] <= cp <= SURROGATES[1]:
-            ok = False
-        else:
-            ok = test(chr(cp))
-        if ok and start is None:
-            start = cp
-        elif not ok and start is not None:
-            out.append((start, cp - 1))
-            start = None
-    if start is not None:
-        out.append((start, MAX_UNICODE))
+    """Code points Python's ``re`` puts in ``\\d``/``\\w``/``\\s`` for str patterns, asked of
+    ``re`` itself (so they follow the running Python's Unicode database)."""
+    run = re.compile(f"\\{kind}+")
+    out = []
+    for lo, hi in ((0, SURROGATES[0] - 1), (SURROGATES[1] + 1, MAX_UNICODE)):
+        text = "".join(map(chr, range(lo, hi + 1)))
+        out.extend((lo + m.start(), lo + m.end() - 1) for m in run.finditer(text))
     return norm(out)
 
 
@@ -159,6 +161,7 @@ def class_escape(letter: str) -> Ranges:
 
 
 DOT = complement(_ECMA_LINE_TERMINATORS)
+_PY_DOT = complement(chars("\n"))
 ANY = complement(())
 
 
@@ -169,25 +172,61 @@ ANY = complement(())
 @dataclass(frozen=True)
 class Node:
     """kind: 'set' (ranges), 'seq' (items), 'alt' (items), 'rep' (items[0], lo, hi), 'bol',
-    'eol'. ``hi`` None is unbounded."""
+    'eol'. ``hi`` None is unbounded. ``at`` is an anchor's offset in the pattern (for errors)."""
 
     kind: str
     items: tuple = ()
     ranges: Ranges = ()
     lo: int = 0
     hi: Optional[int] = None
+    at: int = field(default=-1, compare=False)
 
 
 _SIMPLE_ESCAPES = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13}
+_PY_SIMPLE_ESCAPES = {**_SIMPLE_ESCAPES, "a": 7}
+_HEX = "0123456789abcdefABCDEF"
+_OCT = "01234567"
+
+# Inline flags of the Python dialect that do not change the language of the supported subset,
+# or change it in a way the translation follows: s (DOTALL), a (ASCII), u (the default), m
+# (MULTILINE: anchors are only allowed at the ends, where it changes nothing under fullmatch).
+_PY_FLAGS = {"s": re.DOTALL, "a": re.ASCII, "u": re.UNICODE, "m": re.MULTILINE}
+_PY_REJECTED_FLAGS = {"i": "case-insensitive matching", "x": "verbose mode",
+                      "L": "locale-dependent matching"}
+
+
+def _python_escape_class(letter: str, ascii_only: bool) -> Ranges:
+    """Python ``re``'s ``\\d\\w\\s`` (and complements) on str patterns, Unicode or ASCII."""
+    if ascii_only:
+        base = {"d": _ASCII_DIGIT, "w": _ASCII_WORD, "s": chars(" \t\n\r\f\v")}[letter.lower()]
+    else:
+        base = _python_class(letter.lower())
+    return complement(base) if letter.isupper() else base
 
 
 class _Parser:
-    def __init__(self, pattern: str):
+    """Recursive-descent parser for one dialect: ``"ecma"`` (the ECMA-262 / Python intersection
+    JSON Schema needs) or ``"python"`` (exactly Python ``re`` on str patterns)."""
+
+    def __init__(self, pattern: str, dialect: str = "ecma", flags: int = 0):
         self.p = pattern
         self.i = 0
+        self.python = dialect == "python"
+        self.flags = flags
+        if self.python:
+            for flag, what in ((re.IGNORECASE, "i"), (re.VERBOSE, "x"), (re.LOCALE, "L")):
+                if flags & flag:
+                    raise self.error(f"flag {_PY_REJECTED_FLAGS[what]} is not supported", 0)
 
-    def error(self, msg: str) -> RegexError:
-        return RegexError(f"regex {self.p!r}: {msg} at offset {self.i}", keyword="pattern")
+    def error(self, msg: str, at: Optional[int] = None) -> RegexError:
+        """A RegexError (a GrammarError) with ``line`` 1 and ``column`` = 1-based code point
+        position of the problem in the pattern."""
+        at = self.i if at is None else at
+        col = at + 1
+        err = RegexError(f"regex {self.p!r}, column {col}: {msg}\n  {self.p}\n  {' ' * at}^",
+                         keyword="pattern")
+        err.line, err.column, err.cause = 1, col, msg
+        return err
 
     def peek(self) -> str:
         return self.p[self.i] if self.i < len(self.p) else ""
@@ -209,12 +248,15 @@ class _Parser:
         items: list[Node] = []
         while self.i < len(self.p) and self.peek() not in "|)":
             atom = self.atom()
+            if atom is None:  # a comment or an inline flag group
+                continue
             items.append(self.quantified(atom))
         return items[0] if len(items) == 1 else Node("seq", tuple(items))
 
     def quantified(self, atom: Node) -> Node:
         while True:
             c = self.peek()
+            at = self.i
             if c in ("*", "+", "?"):
                 self.i += 1
                 lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
@@ -223,13 +265,13 @@ class _Parser:
             else:
                 return atom
             if atom.kind in ("bol", "eol"):
-                raise self.error("quantified anchor")
+                raise self.error("quantified anchor", at)
             if self.peek() == "?":  # lazy: same language
                 self.i += 1
             elif self.peek() == "+":
-                raise self.error("possessive quantifier")
+                raise self.error("possessive quantifier is not supported")
             if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self._quant_ahead()):
-                raise self.error("nothing to repeat")
+                raise self.error("multiple repeat" if self.python else "nothing to repeat")
             atom = Node("rep", (atom,), lo=lo, hi=hi)
 
     def _quant_ahead(self) -> bool:
@@ -239,7 +281,10 @@ class _Parser:
             k += 1
         if k == j:
             if k < len(self.p) and self.p[k] == ",":
-                raise self.error("'{,n}' means different things in ECMA-262 and Python")
+                if not self.python:
+                    raise self.error("'{,n}' means different things in ECMA-262 and Python")
+                m = re.compile(r",[0-9]*\}").match(self.p, k)
+                return m is not None
             return False
         if k < len(self.p) and self.p[k] == "}":
             return True
@@ -251,40 +296,100 @@ class _Parser:
         return False
 
     def _braces(self) -> tuple[int, Optional[int]]:
+        start = self.i
         end = self.p.index("}", self.i)
         body = self.p[self.i + 1:end]
         self.i = end + 1
         if "," in body:
             a, b = body.split(",", 1)
-            lo, hi = int(a), (int(b) if b else None)
+            lo, hi = int(a or "0"), (int(b) if b else None)
         else:
             lo = hi = int(body)
         if hi is not None and hi < lo:
-            raise self.error("numbers out of order in {} quantifier")
+            raise self.error("numbers out of order in {} quantifier", start)
         if lo > MAX_REPEAT or (hi is not None and hi > MAX_REPEAT):
-            raise LimitError(f"regex {self.p!r}: repetition bound above {MAX_REPEAT:,}")
+            err = LimitError(f"regex {self.p!r}, column {start + 1}: repetition bound above "
+                             f"{MAX_REPEAT:,}", 1, start + 1)
+            raise err
         return lo, hi
 
-    def atom(self) -> Node:
+    def _group_open(self) -> Optional[Node]:
+        """After '(': the group's node, or None for a comment / global flag group."""
+        start = self.i
+        self.i += 1
+        saved_flags = self.flags
+        if self.p.startswith("?:", self.i):
+            self.i += 2
+        elif self.p.startswith("?P<", self.i) and self.python:
+            end = self.p.find(">", self.i)
+            name = self.p[self.i + 3:end] if end >= 0 else ""
+            if not name.isidentifier():
+                raise self.error("bad group name", start)
+            self.i = end + 1
+        elif self.p.startswith("?<", self.i) and self.p[self.i + 2:self.i + 3] not in ("=", "!"):
+            if self.python:
+                raise self.error("unknown extension ?<; Python names groups with (?P<name>...)",
+                                 start)
+            end = self.p.find(">", self.i)
+            if end < 0:
+                raise self.error("bad group name", start)
+            self.i = end + 1
+        elif self.p.startswith("?P<", self.i):
+            raise self.error("Python-only named group", start)
+        elif self.p.startswith("?#", self.i) and self.python:
+            end = self.p.find(")", self.i)
+            if end < 0:
+                raise self.error("missing ')', unterminated comment", start)
+            self.i = end + 1
+            return None
+        elif self.peek() == "?":
+            kind = self._unsupported_group_kind()
+            if kind is not None:
+                raise self.error(f"{kind} is not supported", start)
+            m = re.compile(r"\?([a-zA-Z]*)(?:-([a-zA-Z]*))?([:)])").match(self.p, self.i)
+            if not self.python or m is None:
+                raise self.error("flags and other (? groups are not supported", start)
+            on, off, close = m.group(1), m.group(2) or "", m.group(3)
+            for letter in on + off:
+                if letter in _PY_REJECTED_FLAGS:
+                    raise self.error(f"flag ({letter}: {_PY_REJECTED_FLAGS[letter]}) is not "
+                                     f"supported", start)
+                if letter not in _PY_FLAGS:
+                    raise self.error(f"unknown flag {letter!r}", start)
+            if close == ")" and (off or start != 0 and not self._only_flags_before(start)):
+                raise self.error("global flags not at the start of the expression", start)
+            for letter in on:
+                self.flags |= _PY_FLAGS[letter]
+            for letter in off:
+                self.flags &= ~_PY_FLAGS[letter]
+            self.i = m.end()
+            if close == ")":
+                return None
+        inner = self.alt()
+        if self.peek() != ")":
+            raise self.error("missing ')'", start)
+        self.i += 1
+        self.flags = saved_flags
+        return inner
+
+    def _only_flags_before(self, at: int) -> bool:
+        return re.compile(r"(?:\(\?[a-zA-Z]+\))*").fullmatch(self.p, 0, at) is not None
+
+    def _unsupported_group_kind(self) -> Optional[str]:
+        rest = self.p[self.i:self.i + 4]
+        for prefix, kind in (("?=", "lookahead"), ("?!", "negative lookahead"),
+                             ("?<=", "lookbehind"), ("?<!", "negative lookbehind"),
+                             ("?P=", "backreference"), ("?>", "atomic group"),
+                             ("?(", "conditional group"), ("?P>", "subroutine call"),
+                             ("?R", "recursion")):
+            if rest.startswith(prefix):
+                return kind
+        return None
+
+    def atom(self) -> Optional[Node]:
         c = self.peek()
         if c == "(":
-            self.i += 1
-            if self.p.startswith("?:", self.i):
-                self.i += 2
-            elif self.p.startswith("?<", self.i) and self.p[self.i + 2:self.i + 3] not in ("=", "!"):
-                end = self.p.find(">", self.i)
-                if end < 0:
-                    raise self.error("bad group name")
-                self.i = end + 1
-            elif self.p.startswith("?P<", self.i):
-                raise self.error("Python-only named group")
-            elif self.peek() == "?":
-                raise self.error("lookaround, flags and other (? groups are not supported")
-            inner = self.alt()
-            if self.peek() != ")":
-                raise self.error("missing ')'")
-            self.i += 1
-            return inner
+            return self._group_open()
         if c in ("*", "+", "?"):
             raise self.error("nothing to repeat")
         if c == "{" and self._quant_ahead():
@@ -293,26 +398,34 @@ class _Parser:
             return Node("set", ranges=self.char_class())
         if c == ".":
             self.i += 1
+            if self.python:
+                return Node("set", ranges=ANY if self.flags & re.DOTALL else _PY_DOT)
             return Node("set", ranges=DOT)
         if c == "^":
             self.i += 1
-            return Node("bol")
+            return Node("bol", at=self.i - 1)
         if c == "$":
             self.i += 1
-            return Node("eol")
+            return Node("eol", at=self.i - 1)
         if c == "\\":
-            r = self.escape(in_class=False)
-            return Node("set", ranges=r)
+            if self.python and self.p[self.i + 1:self.i + 2] in ("A", "Z"):
+                self.i += 2
+                kind = "bol" if self.p[self.i - 1] == "A" else "eol"
+                return Node(kind, at=self.i - 2)
+            return Node("set", ranges=norm(self.escape(in_class=False)))
         self.i += 1
         return Node("set", ranges=chars(c))
 
     def escape(self, in_class: bool) -> Ranges:
         """After a backslash; returns the set. Single characters are 1-element sets."""
+        start = self.i
         self.i += 1
         if self.i >= len(self.p):
-            raise self.error("trailing backslash")
+            raise self.error("trailing backslash", start)
         c = self.p[self.i]
         self.i += 1
+        if self.python:
+            return self._python_escape(c, in_class, start)
         if c in "dwsDWS":
             return class_escape(c)
         if c in _SIMPLE_ESCAPES:
@@ -321,52 +434,111 @@ class _Parser:
             return chars("\b")
         if c == "0":
             if self.peek().isdigit():
-                raise self.error("octal escape")
+                raise self.error("octal escape is not supported", start)
             return chars("\0")
         if c == "x":
-            h = self.p[self.i:self.i + 2]
-            if len(h) != 2 or not all(ch in "0123456789abcdefABCDEF" for ch in h):
-                raise self.error("bad \\x escape")
-            self.i += 2
-            return chars(chr(int(h, 16)))
+            return chars(chr(self._hex(2, start)))
         if c == "u":
-            h = self.p[self.i:self.i + 4]
-            if len(h) != 4 or not all(ch in "0123456789abcdefABCDEF" for ch in h):
-                raise self.error("bad \\u escape")
-            self.i += 4
-            cp = int(h, 16)
+            cp = self._hex(4, start)
             if SURROGATES[0] <= cp <= SURROGATES[1]:
-                raise self.error("surrogate escape")
+                raise self.error("surrogate escape", start)
             return chars(chr(cp))
+        if c in "123456789":
+            raise self.error("backreference is not supported", start)
+        if c in "bB":
+            raise self.error("word boundary assertion is not supported", start)
         if c.isascii() and c.isalnum():
-            raise self.error(f"escape '\\{c}' is not supported")
+            raise self.error(f"escape '\\{c}' is not supported", start)
         # identity escape of punctuation or a non-ASCII character: same in both dialects
         return chars(c)
 
+    def _hex(self, width: int, start: int) -> int:
+        h = self.p[self.i:self.i + width]
+        if len(h) != width or not all(ch in _HEX for ch in h):
+            raise self.error(f"bad \\{self.p[start + 1]} escape", start)
+        self.i += width
+        return int(h, 16)
+
+    def _python_escape(self, c: str, in_class: bool, start: int) -> Ranges:
+        if c in "dwsDWS":
+            return _python_escape_class(c, bool(self.flags & re.ASCII))
+        if c in _PY_SIMPLE_ESCAPES:
+            return chars(chr(_PY_SIMPLE_ESCAPES[c]))
+        if c == "b":
+            if in_class:
+                return chars("\b")
+            raise self.error("word boundary assertion \\b is not supported", start)
+        if c in "xuU":
+            cp = self._hex({"x": 2, "u": 4, "U": 8}[c], start)
+            if cp > MAX_UNICODE:
+                raise self.error("bad escape: code point above U+10FFFF", start)
+            # not normalised: a surrogate is a character in a range, and the empty set alone
+            return ((cp, cp),)
+        if c == "N":
+            m = re.compile(r"\{([^}]*)\}").match(self.p, self.i)
+            if m is None:
+                raise self.error("missing '{' or '}' in \\N{...}", start)
+            try:
+                ch = unicodedata.lookup(m.group(1))
+            except KeyError:
+                raise self.error(f"undefined character name {m.group(1)!r}", start) from None
+            self.i = m.end()
+            return chars(ch)
+        if c in _OCT:
+            digits = c
+            # \0 and in-class escapes take up to 3 octal digits; elsewhere \1..\9 starts a
+            # backreference unless exactly three octal digits follow the backslash
+            while len(digits) < 3 and self.peek() in _OCT and self.peek():
+                digits += self.peek()
+                self.i += 1
+            if c == "0" or in_class or len(digits) == 3:
+                cp = int(digits, 8)
+                if cp > 0o377:
+                    raise self.error("octal escape value outside of range 0-0o377", start)
+                return chars(chr(cp))
+            raise self.error("backreference is not supported", start)
+        if c in "89":
+            raise self.error("backreference is not supported" if not in_class
+                             else f"bad escape \\{c}", start)
+        if c in "AZ":
+            raise self.error(f"anchor \\{c} inside a character class", start)
+        if c == "B":
+            raise self.error("word boundary assertion \\B is not supported", start)
+        if c.isascii() and c.isalnum():
+            raise self.error(f"bad escape \\{c}", start)
+        return chars(c)
+
     def char_class(self) -> Ranges:
+        open_at = self.i
         self.i += 1
         negate = False
         if self.peek() == "^":
             negate = True
             self.i += 1
-        if self.peek() == "]":
-            raise self.error("empty class '[]' means different things in ECMA-262 and Python")
         parts: list[Ranges] = []
+        if self.peek() == "]":
+            if not self.python:
+                raise self.error("empty class '[]' means different things in ECMA-262 and "
+                                 "Python")
+            parts.append(chars("]"))  # Python: a ']' first in a class is literal
+            self.i += 1
         while True:
             if self.i >= len(self.p):
-                raise self.error("unterminated character class")
+                raise self.error("unterminated character set", open_at)
             if self.peek() == "]":
                 self.i += 1
                 break
+            lo_at = self.i
             lo_set, lo_single = self._class_atom()
             if self.peek() == "-" and self.p[self.i + 1:self.i + 2] not in ("]", ""):
                 self.i += 1
                 hi_set, hi_single = self._class_atom()
                 if not (lo_single and hi_single):
-                    raise self.error("class escape as a range end")
+                    raise self.error("bad character range (a class escape as a range end)",
+                                     lo_at)
                 a, b = lo_set[0][0], hi_set[0][0]
                 if a > b:
-                    raise self.error("range out of order in character class")
+                    raise self.error("bad character range (out of order)", lo_at)
                 parts.append(norm([(a, b)]))
             else:
                 parts.append(lo_set)
@@ -374,26 +546,33 @@ class _Parser:
         return complement(rs) if negate else rs
 
     def _class_atom(self) -> tuple[Ranges, bool]:
+        """One class member: (its set, whether it is a single character usable in a range)."""
         c = self.peek()
         if c == "\\":
             nxt = self.p[self.i + 1:self.i + 2]
             r = self.escape(in_class=True)
             return r, nxt not in ("d", "w", "s", "D", "W", "S")
-        if c == "[" and self.p[self.i + 1:self.i + 2] in (":", "=", "."):
+        if c == "[" and self.p[self.i + 1:self.i + 2] in (":", "=", ".") and not self.python:
             raise self.error("POSIX class syntax")
         self.i += 1
         return chars(c), True
 
 
 @functools.lru_cache(maxsize=1024)
-def parse_regex(pattern: str) -> Node:
-    """Parse an ECMA-262 pattern of the supported subset into a :class:`Node` tree.
+def parse_regex(pattern: str, dialect: str = "ecma", flags: int = 0) -> Node:
+    """Parse a pattern of the supported subset into a :class:`Node` tree.
+
+    ``dialect="ecma"`` (JSON Schema ``pattern``) or ``"python"`` (Python ``re`` on str, with
+    ``flags`` from the ``re`` module: DOTALL, ASCII, MULTILINE; IGNORECASE, VERBOSE and
+    LOCALE raise).
 
     Example:
         >>> parse_regex("a|b").kind
         'alt'
     """
-    return _Parser(pattern).parse()
+    if dialect not in ("ecma", "python"):
+        raise ValueError("dialect must be 'ecma' or 'python'")
+    return _Parser(pattern, dialect, flags).parse()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,17 +594,22 @@ def split_anchors(node: Node, pattern: str = "") -> list[tuple[bool, Node, bool]
             end = True
             items.pop()
         body = Node("seq", tuple(items))
-        if _has_anchor(body):
-            raise RegexError(f"regex {pattern!r}: anchors are supported only at the start and "
-                             f"end of a top-level alternative", keyword="pattern")
+        anchor = _first_anchor(body)
+        if anchor is not None:
+            raise _Parser(pattern).error("anchors are supported only at the start and end of "
+                                         "a top-level alternative", max(anchor.at, 0))
         out.append((start, body, end))
     return out
 
 
-def _has_anchor(n: Node) -> bool:
+def _first_anchor(n: Node) -> Optional[Node]:
     if n.kind in ("bol", "eol"):
-        return True
-    return any(_has_anchor(c) for c in n.items)
+        return n
+    for c in n.items:
+        found = _first_anchor(c)
+        if found is not None:
+            return found
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,6 +870,8 @@ def regex_to_ebnf(
     mode: str = "search",
     json_string: bool = False,
     any_char: Optional[str] = None,
+    dialect: str = "ecma",
+    flags: int = 0,
 ) -> Optional[str]:
     """Translate ``pattern`` to an EBNF expression, or None when it matches nothing.
 
@@ -694,13 +880,20 @@ def regex_to_ebnf(
     allowed and redundant). ``any_char`` is the EBNF for one arbitrary character used for the
     unanchored ends (default: every code point, or every JSON string character spelling).
 
+    ``dialect="python"`` reads the pattern exactly as Python's ``re`` does on a str (Unicode
+    ``\\d\\w\\s``, ``.`` excluding only ``\\n``, ``(?P<name>..)``, ``\\A \\Z``, octal
+    and ``\\N{name}`` escapes, inline flags ``s a u m``, ``flags`` from the ``re`` module); it
+    is for ``mode="fullmatch"`` only.
+
     Example:
         >>> regex_to_ebnf("ab?", mode="fullmatch")
         '"a" "b"?'
     """
     if mode not in ("search", "fullmatch"):
         raise ValueError("mode must be 'search' or 'fullmatch'")
-    node = parse_regex(pattern)
+    if dialect == "python" and mode != "fullmatch":
+        raise ValueError("the python dialect supports mode='fullmatch' only")
+    node = parse_regex(pattern, dialect, flags)
     enc = json_encode_class if json_string else ranges_to_class
     if any_char is None:
         any_char = f"({JSON_CHAR})" if json_string else ranges_to_class(ANY)
