@@ -7,6 +7,43 @@ namespace formgate {
 
 namespace {
 
+void CollectRefs(const Grammar& g, int32_t e, std::vector<int32_t>* out) {
+  const Expr& x = g.exprs[e];
+  if (x.kind == ExprKind::kRuleRef) out->push_back(x.rule);
+  for (int32_t c : x.children) CollectRefs(g, c, out);
+}
+
+// The least set of rules whose body satisfies holds(body, set), by a worklist: a rule is
+// re-examined only when a rule it calls joins the set. (Sweeping all rules until nothing changes
+// is quadratic on a chain r0 -> r1 -> ... of 20,000 rules.)
+template <typename Holds>
+std::vector<bool> LeastFixpoint(const Grammar& g, Holds holds) {
+  size_t n = g.rules.size();
+  std::vector<std::vector<int32_t>> callers(n);
+  for (size_t r = 0; r < n; ++r) {
+    std::vector<int32_t> refs;
+    CollectRefs(g, g.rules[r].body, &refs);
+    for (int32_t x : refs) callers[x].push_back(static_cast<int32_t>(r));
+  }
+  std::vector<bool> in_set(n, false), queued(n, true);
+  std::vector<int32_t> work(n);
+  for (size_t r = 0; r < n; ++r) work[r] = static_cast<int32_t>(n - 1 - r);
+  while (!work.empty()) {
+    int32_t r = work.back();
+    work.pop_back();
+    queued[r] = false;
+    if (in_set[r] || !holds(g, g.rules[r].body, in_set)) continue;
+    in_set[r] = true;
+    for (int32_t c : callers[r]) {
+      if (!in_set[c] && !queued[c]) {
+        queued[c] = true;
+        work.push_back(c);
+      }
+    }
+  }
+  return in_set;
+}
+
 bool IsProductive(const Grammar& g, int32_t e, const std::vector<bool>& productive_rules) {
   const Expr& x = g.exprs[e];
   switch (x.kind) {
@@ -34,17 +71,7 @@ bool IsProductive(const Grammar& g, int32_t e, const std::vector<bool>& producti
 }
 
 std::vector<bool> ProductiveRules(const Grammar& g) {
-  std::vector<bool> productive(g.rules.size(), false);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < g.rules.size(); ++r) {
-      if (!productive[r] && IsProductive(g, g.rules[r].body, productive)) {
-        productive[r] = true;
-        changed = true;
-      }
-    }
-  }
-  return productive;
+  return LeastFixpoint(g, IsProductive);
 }
 
 // Copies expression e into `out`, dropping unproductive parts. Returns -1 if e is unproductive.
@@ -172,19 +199,7 @@ bool IsNullable(const Grammar& g, int32_t e, const std::vector<bool>& nullable_r
   return false;
 }
 
-std::vector<bool> NullableRules(const Grammar& g) {
-  std::vector<bool> nullable(g.rules.size(), false);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < g.rules.size(); ++r) {
-      if (!nullable[r] && IsNullable(g, g.rules[r].body, nullable)) {
-        nullable[r] = true;
-        changed = true;
-      }
-    }
-  }
-  return nullable;
-}
+std::vector<bool> NullableRules(const Grammar& g) { return LeastFixpoint(g, IsNullable); }
 
 Grammar Simplify(const Grammar& g, const SourceText& src) {
   // Left recursion first: `root ::= root "x"` is also an empty language, but the recursion is

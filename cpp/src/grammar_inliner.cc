@@ -10,22 +10,9 @@ class Inliner {
  public:
   explicit Inliner(const Grammar& g) : g_(g) {
     size_t n = g.rules.size();
+    calls_.resize(n);
+    for (size_t r = 0; r < n; ++r) CollectRefs(g.rules[r].body, &calls_[r]);
     recursive_.assign(n, false);
-    std::vector<std::vector<int32_t>> calls(n);
-    for (size_t r = 0; r < n; ++r) CollectRefs(g.rules[r].body, &calls[r]);
-    // r is recursive iff r reaches itself; grammars are small enough for a search per rule.
-    for (size_t r = 0; r < n; ++r) {
-      std::vector<bool> seen(n, false);
-      std::vector<int32_t> work(calls[r]);
-      while (!work.empty() && !recursive_[r]) {
-        int32_t x = work.back();
-        work.pop_back();
-        if (x == static_cast<int32_t>(r)) recursive_[r] = true;
-        if (seen[x]) continue;
-        seen[x] = true;
-        work.insert(work.end(), calls[x].begin(), calls[x].end());
-      }
-    }
     inlined_.assign(n, -1);
     size_.assign(n, -1);
     out_.rules = g.rules;
@@ -33,13 +20,65 @@ class Inliner {
   }
 
   Grammar Run() {
-    for (size_t r = 0; r < g_.rules.size(); ++r) {
-      out_.rules[r].body = Body(static_cast<int32_t>(r));
-    }
+    // Callees before callers, so that Rewrite finds every non-recursive callee already done and
+    // never recurses from one rule into another: a chain of 100,000 rules costs no stack.
+    for (int32_t r : CalleesFirst()) out_.rules[r].body = Body(r);
     return DropUnreachable();
   }
 
  private:
+  // Tarjan's strongly connected components, iteratively. Components come out callees first; a
+  // rule is recursive iff its component has several rules or it calls itself.
+  std::vector<int32_t> CalleesFirst() {
+    int32_t n = static_cast<int32_t>(g_.rules.size());
+    std::vector<int32_t> index(n, -1), low(n, 0), order, stack;
+    std::vector<bool> on_stack(n, false);
+    std::vector<std::pair<int32_t, size_t>> frames;  // (rule, next call to look at)
+    int32_t counter = 0;
+    for (int32_t start = 0; start < n; ++start) {
+      if (index[start] >= 0) continue;
+      frames.push_back({start, 0});
+      while (!frames.empty()) {
+        auto& [v, next] = frames.back();
+        if (next == 0 && index[v] < 0) {
+          index[v] = low[v] = counter++;
+          stack.push_back(v);
+          on_stack[v] = true;
+        }
+        if (next < calls_[v].size()) {
+          int32_t w = calls_[v][next++];
+          if (w == v) recursive_[v] = true;
+          if (index[w] < 0) {
+            frames.push_back({w, 0});
+          } else if (on_stack[w]) {
+            low[v] = std::min(low[v], index[w]);
+          }
+          continue;
+        }
+        int32_t done = v;
+        frames.pop_back();
+        if (!frames.empty()) {
+          int32_t parent = frames.back().first;
+          low[parent] = std::min(low[parent], low[done]);
+        }
+        if (low[done] == index[done]) {
+          size_t first = stack.size();
+          do {
+            --first;
+          } while (stack[first] != done);
+          bool cycle = stack.size() - first > 1;
+          for (size_t i = first; i < stack.size(); ++i) {
+            on_stack[stack[i]] = false;
+            if (cycle) recursive_[stack[i]] = true;
+            order.push_back(stack[i]);
+          }
+          stack.resize(first);
+        }
+      }
+    }
+    return order;
+  }
+
   void CollectRefs(int32_t e, std::vector<int32_t>* out) const {
     const Expr& x = g_.exprs[e];
     if (x.kind == ExprKind::kRuleRef) out->push_back(x.rule);
@@ -109,6 +148,7 @@ class Inliner {
   }
 
   const Grammar& g_;
+  std::vector<std::vector<int32_t>> calls_;
   std::vector<bool> recursive_;
   std::vector<int32_t> inlined_;
   std::vector<int64_t> size_;

@@ -1,5 +1,7 @@
 #include "source_text.h"
 
+#include <algorithm>
+
 namespace formgate {
 
 namespace {
@@ -7,8 +9,13 @@ bool IsContinuationByte(unsigned char c) { return (c & 0xC0) == 0x80; }
 }  // namespace
 
 SourcePos SourceText::PosOf(size_t offset) const {
-  SourcePos pos{1, 1};
-  for (size_t i = 0; i < offset && i < text_.size(); ++i) {
+  offset = std::min(offset, text_.size());
+  if (offset < cursor_offset_) {
+    cursor_offset_ = 0;
+    cursor_pos_ = SourcePos{1, 1};
+  }
+  SourcePos pos = cursor_pos_;
+  for (size_t i = cursor_offset_; i < offset; ++i) {
     unsigned char c = static_cast<unsigned char>(text_[i]);
     if (c == '\n') {
       ++pos.line;
@@ -17,6 +24,8 @@ SourcePos SourceText::PosOf(size_t offset) const {
       ++pos.column;
     }
   }
+  cursor_offset_ = offset;
+  cursor_pos_ = pos;
   return pos;
 }
 

@@ -13,6 +13,8 @@ namespace formgate {
 class SourceText {
  public:
   explicit SourceText(const std::string& text) : text_(text) {}
+  // Amortised O(distance from the previous query): parsers ask for positions in increasing
+  // order, and rescanning from the start each time made parsing quadratic.
   SourcePos PosOf(size_t offset) const;
   // "  <line>\n  <spaces>^" for the line holding `pos`; empty when pos is unknown.
   std::string Excerpt(SourcePos pos) const;
@@ -25,6 +27,8 @@ class SourceText {
 
  private:
   const std::string& text_;
+  mutable size_t cursor_offset_ = 0;
+  mutable SourcePos cursor_pos_{1, 1};
 };
 
 }  // namespace formgate

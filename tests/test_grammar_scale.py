@@ -1,0 +1,78 @@
+"""Grammars far larger than hand-written ones: long rule chains, long literals, wide choices.
+
+These once crashed (the inliner recursed once per chained rule and overflowed the C stack at
+~14,000 rules) or took minutes (quadratic parsing and minimisation). They must compile and give
+correct answers; the time they take is measured in bench/, not asserted here.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import formgate
+
+BYTES = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+
+
+def accepts(compiled: formgate.CompiledGrammar, text: str) -> bool:
+    m = formgate.GrammarMatcher(compiled)
+    return m.accept_string(text) and m.is_completed()
+
+
+@pytest.fixture(scope="module")
+def compiler() -> formgate.GrammarCompiler:
+    return formgate.GrammarCompiler(BYTES, cache_enabled=False)
+
+
+def test_chain_of_50000_rules(compiler: formgate.GrammarCompiler) -> None:
+    n = 50_000
+    text = "\n".join(f'r{i} ::= "a" r{i + 1}' for i in range(n)) + f'\nr{n} ::= "b"\n'
+    compiled = compiler.compile_grammar(text, root="r0")
+    assert accepts(compiled, "a" * n + "b")
+    assert not accepts(compiled, "a" * (n - 1) + "b")
+    assert not accepts(compiled, "a" * (n + 1) + "b")
+
+
+def test_chain_through_recursion(compiler: formgate.GrammarCompiler) -> None:
+    # Every rule of the chain can also restart it, so nothing may be inlined.
+    n = 20_000
+    rules = [f'r{i} ::= "a" r{i + 1} | "(" r0 ")"' for i in range(n)] + [f'r{n} ::= "b"']
+    compiled = compiler.compile_grammar("\n".join(rules), root="r0")
+    assert accepts(compiled, "a" * n + "b")
+    assert accepts(compiled, "aa(" + "a" * n + "b)")
+    assert not accepts(compiled, "aa(" + "a" * n + "b")
+
+
+@pytest.mark.parametrize("length", [1, 5_000, 40_000])
+def test_long_literal_then_loop(compiler: formgate.GrammarCompiler, length: int) -> None:
+    rng = random.Random(length)
+    literal = "".join(rng.choice("abc") for _ in range(length))
+    compiled = compiler.compile_grammar(f'root ::= "{literal}" [a-c]* "!"')
+    assert accepts(compiled, literal + "!")
+    assert accepts(compiled, literal + "cab!")
+    assert not accepts(compiled, literal[:-1] + "!")
+    # A literal is one chain of states: minimisation must not merge any of them.
+    assert compiled.stats["states"] >= length
+
+
+def test_wide_choice_of_literals(compiler: formgate.GrammarCompiler) -> None:
+    rng = random.Random(7)
+    words = sorted({"".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 12)))
+                    for _ in range(20_000)})
+    body = " | ".join(f'"{w}"' for w in words)
+    compiled = compiler.compile_grammar(f"root ::= {body}")
+    for w in words[::997]:
+        assert accepts(compiled, w)
+    present = set(words)
+    misses = [w + "h" for w in words[:200] if w + "h" not in present]
+    assert misses and not any(accepts(compiled, w) for w in misses)
+
+
+def test_error_position_late_in_a_huge_grammar() -> None:
+    n = 30_000
+    text = "\n".join(f'r{i} ::= "a" r{i + 1}' for i in range(n)) + f"\nr{n} ::= missing\n"
+    with pytest.raises(formgate.GrammarError) as info:
+        formgate.Grammar.from_ebnf(text, root="r0")
+    assert info.value.line == n + 1 and "missing" in info.value.cause
