@@ -76,11 +76,19 @@ def apply_token_bitmask_inplace(
     indices: Sequence[int] | None = None,
     vocab_size: int | None = None,
 ) -> None:
-    """Set logits of disallowed tokens to -inf, in place (CPU and GPU tensors).
+    """Set logits of disallowed tokens to -inf, in place; allowed logits are not modified.
 
-    ``logits`` is (batch, vocab) or (vocab,); columns beyond the bitmask (padded vocabularies)
-    are masked too, and so are columns from ``vocab_size`` on when it is given. ``indices``
-    selects which logits rows are constrained; bitmask row i applies to logits row indices[i].
+    ``logits``: a float32/float16/bfloat16 torch tensor, (batch, vocab) or (vocab,), on the CPU
+    or a GPU. ``bitmask``: int32, (rows, words) or (words,); on another device than ``logits``
+    it is copied (non-blocking when pinned). Columns from ``32 * words`` on (a padded
+    vocabulary) are masked, and so are columns from ``vocab_size`` on when it is given.
+    ``indices``: bitmask row i applies to logits row ``indices[i]`` (mixed batches where only
+    some rows are constrained); the other rows are untouched. Without it the bitmask must have
+    one row per logits row.
+
+    Backends (:func:`formgate.kernels.backend_name`): CPU tensors use the core's C++ loop when
+    the extension provides it, else numpy; CUDA tensors a Triton kernel when ``triton`` imports,
+    else torch.
 
     Example:
         >>> import torch
@@ -94,32 +102,62 @@ def apply_token_bitmask_inplace(
     """
     if torch is None:
         raise RuntimeError("apply_token_bitmask_inplace needs torch")
-    squeeze = logits.dim() == 1
-    rows_logits = logits.unsqueeze(0) if squeeze else logits
-    if bitmask.dim() == 1:
-        bitmask = bitmask.unsqueeze(0)
+    from formgate import kernels
+
+    rows_logits, bitmask, rows, covered = _check_apply_args(logits, bitmask, indices, vocab_size)
+    if rows_logits.device.type == "cpu":
+        kernels.cpu.apply(rows_logits, bitmask, rows, covered)
+    elif (
+        rows_logits.device.type == "cuda"
+        and rows_logits.stride(1) == 1
+        and kernels.triton_apply.available()
+    ):
+        kernels.triton_apply.apply(rows_logits, bitmask, rows, covered)
+    else:
+        kernels.torch_apply.apply(rows_logits, bitmask, rows, covered)
+
+
+_FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def _check_apply_args(
+    logits: Any, bitmask: Any, indices: Sequence[int] | None, vocab_size: int | None
+) -> tuple[Any, Any, list[int] | None, int]:
+    """``(2-D logits, 2-D bitmask, rows, covered columns)`` after checking every argument."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(bitmask, torch.Tensor):
+        raise ValueError(
+            f"logits and bitmask must be torch tensors, got {type(logits).__name__} and "
+            f"{type(bitmask).__name__}"
+        )
+    if str(logits.dtype).removeprefix("torch.") not in _FLOAT_DTYPES:
+        raise ValueError(f"logits must be a floating tensor, got {logits.dtype}")
+    if logits.dim() not in (1, 2):
+        raise ValueError(f"logits must be (batch, vocab) or (vocab,), got {tuple(logits.shape)}")
     if bitmask.dtype != torch.int32:
         raise ValueError(f"bitmask must be int32, got {bitmask.dtype}")
-    vocab = rows_logits.shape[-1]
-    covered = min(vocab, bitmask.shape[-1] * 32, vocab if vocab_size is None else vocab_size)
-    bits = torch.arange(32, device=bitmask.device, dtype=torch.int32)
-    bitmask = bitmask.to(rows_logits.device)
-    allowed = ((bitmask.unsqueeze(-1) >> bits) & 1).bool().flatten(-2)[:, :covered]
+    if bitmask.dim() not in (1, 2):
+        raise ValueError(f"bitmask must be (rows, words) or (words,), got {tuple(bitmask.shape)}")
+    rows_logits = logits.unsqueeze(0) if logits.dim() == 1 else logits
+    bitmask = bitmask.unsqueeze(0) if bitmask.dim() == 1 else bitmask
+    width = rows_logits.shape[1]
+    if vocab_size is not None and vocab_size < 0:
+        raise ValueError(f"vocab_size must be >= 0, got {vocab_size}")
+    covered = min(width, 32 * bitmask.shape[1], width if vocab_size is None else vocab_size)
     if indices is None:
         if bitmask.shape[0] != rows_logits.shape[0]:
             raise ValueError(
-                f"bitmask has {bitmask.shape[0]} rows but logits have {rows_logits.shape[0]}"
+                f"bitmask has {bitmask.shape[0]} rows but logits have {rows_logits.shape[0]}; "
+                "pass indices to constrain only some rows"
             )
-        target = rows_logits
-    else:
-        index = torch.as_tensor(list(indices), device=rows_logits.device, dtype=torch.long)
-        if index.numel() != bitmask.shape[0]:
-            raise ValueError("indices must have one entry per bitmask row")
-        target = rows_logits[index]
-    masked = target[:, :covered].masked_fill(~allowed, float("-inf"))
-    if indices is None:
-        rows_logits[:, :covered] = masked
-        rows_logits[:, covered:] = float("-inf")
-    else:
-        rows_logits[index, :covered] = masked
-        rows_logits[index, covered:] = float("-inf")
+        return rows_logits, bitmask, None, covered
+    rows = [int(i) for i in indices]
+    if len(rows) != bitmask.shape[0]:
+        raise ValueError(
+            f"indices has {len(rows)} entries but the bitmask has {bitmask.shape[0]} rows"
+        )
+    for r in rows:
+        if not 0 <= r < rows_logits.shape[0]:
+            raise ValueError(f"index {r} is outside the logits' {rows_logits.shape[0]} rows")
+    if len(set(rows)) != len(rows):
+        raise ValueError(f"indices has a repeated row: {rows}")
+    return rows_logits, bitmask, rows, covered
