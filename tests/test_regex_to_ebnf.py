@@ -104,7 +104,11 @@ def test_json_mode_is_exact_on_decoded_strings(pattern: str, samples: list[str])
     py = re.compile(pattern)
     for s in samples:
         body = json.dumps(s, ensure_ascii=False)[1:-1]
-        assert _accepts(compiled, body) == bool(py.fullmatch(s)), (pattern, s, body)
+        got = _accepts(compiled, body)
+        if "\\w" not in pattern:  # ECMA \w is ASCII: the intersection rejects 'é'
+            assert got == bool(py.fullmatch(s)), (pattern, s, body)
+        elif got:
+            assert py.fullmatch(s), (pattern, s, body)
         body_ascii = json.dumps(s)[1:-1]
         if _accepts(compiled, body_ascii):  # \\u00e9 spellings are not produced; never wrong
             assert py.fullmatch(s)

@@ -190,9 +190,38 @@ _OCT = "01234567"
 # Inline flags of the Python dialect that do not change the language of the supported subset,
 # or change it in a way the translation follows: s (DOTALL), a (ASCII), u (the default), m
 # (MULTILINE: anchors are only allowed at the ends, where it changes nothing under fullmatch).
-_PY_FLAGS = {"s": re.DOTALL, "a": re.ASCII, "u": re.UNICODE, "m": re.MULTILINE}
-_PY_REJECTED_FLAGS = {"i": "case-insensitive matching", "x": "verbose mode",
-                      "L": "locale-dependent matching"}
+_PY_FLAGS = {"s": re.DOTALL, "a": re.ASCII, "u": re.UNICODE, "m": re.MULTILINE,
+             "i": re.IGNORECASE}
+_PY_REJECTED_FLAGS = {"x": "verbose mode", "L": "locale-dependent matching"}
+
+
+@functools.lru_cache(maxsize=1)
+def _cased_code_points() -> tuple[int, ...]:
+    """Code points with a case mapping: the only ones IGNORECASE can add to a set."""
+    out = []
+    for cp in range(MAX_UNICODE + 1):
+        if SURROGATES[0] <= cp <= SURROGATES[1]:
+            continue
+        ch = chr(cp)
+        if ch.lower() != ch or ch.upper() != ch:
+            out.append(cp)
+    return tuple(out)
+
+
+def _re_class_item(lo: int, hi: int) -> str:
+    return f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _ignorecase_closure(rs: Ranges, ascii_only: bool) -> Ranges:
+    """The characters Python's ``re`` matches against the set ``rs`` under IGNORECASE, asked of
+    ``re`` itself for every cased code point."""
+    if not rs:
+        return rs
+    cls = re.compile("[" + "".join(_re_class_item(lo, hi) for lo, hi in rs) + "]",
+                     re.IGNORECASE | (re.ASCII if ascii_only else 0))
+    extra = [(c, c) for c in _cased_code_points() if cls.fullmatch(chr(c))]
+    return union(rs, norm(extra))
 
 
 def _python_escape_class(letter: str, ascii_only: bool) -> Ranges:
@@ -214,7 +243,7 @@ class _Parser:
         self.python = dialect == "python"
         self.flags = flags
         if self.python:
-            for flag, what in ((re.IGNORECASE, "i"), (re.VERBOSE, "x"), (re.LOCALE, "L")):
+            for flag, what in ((re.VERBOSE, "x"), (re.LOCALE, "L")):
                 if flags & flag:
                     raise self.error(f"flag {_PY_REJECTED_FLAGS[what]} is not supported", 0)
 
@@ -412,9 +441,14 @@ class _Parser:
                 self.i += 2
                 kind = "bol" if self.p[self.i - 1] == "A" else "eol"
                 return Node(kind, at=self.i - 2)
-            return Node("set", ranges=norm(self.escape(in_class=False)))
+            return Node("set", ranges=self._cased(norm(self.escape(in_class=False))))
         self.i += 1
-        return Node("set", ranges=chars(c))
+        return Node("set", ranges=self._cased(chars(c)))
+
+    def _cased(self, rs: Ranges) -> Ranges:
+        if self.python and self.flags & re.IGNORECASE:
+            return _ignorecase_closure(rs, bool(self.flags & re.ASCII))
+        return rs
 
     def escape(self, in_class: bool) -> Ranges:
         """After a backslash; returns the set. Single characters are 1-element sets."""
@@ -542,7 +576,7 @@ class _Parser:
                 parts.append(norm([(a, b)]))
             else:
                 parts.append(lo_set)
-        rs = union(*parts)
+        rs = self._cased(union(*parts))
         return complement(rs) if negate else rs
 
     def _class_atom(self) -> tuple[Ranges, bool]:
