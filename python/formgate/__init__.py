@@ -13,6 +13,8 @@ Example:
 from formgate import testing
 from formgate._core import CompiledGrammar, Grammar
 from formgate.compiler import GrammarCompiler
+from formgate import lark_grammar as _lark_grammar  # installs Grammar.from_lark
+from formgate import types
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
 from formgate.errors import GrammarError, LimitError
 from formgate.matcher import BatchGrammarMatcher, GrammarMatcher
@@ -32,4 +34,15 @@ __all__ = [
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
     "testing",
+    "types",
 ]
+
+
+def __getattr__(name: str):
+    # formgate.generate lives in formgate.hf, which imports torch and transformers: loaded on
+    # first use so that the core works without them.
+    if name == "generate":
+        from formgate.hf import generate
+
+        return generate
+    raise AttributeError(f"module 'formgate' has no attribute {name!r}")

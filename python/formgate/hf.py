@@ -11,7 +11,8 @@ Example (``model`` and ``tokenizer`` from ``transformers``; see ``formgate.model
     out = model.generate(input_ids, logits_processor=[processor], max_new_tokens=8,
                          eos_token_id=info.stop_token_ids)
 
-    formgate.hf.generate(model, tokenizer, "Is water wet?", 'root ::= "yes" | "no"')  # 'yes'
+    formgate.generate(model, tokenizer, "Is water wet?", 'root ::= "yes" | "no"').text  # 'yes'
+    formgate.generate(model, tokenizer, "A user?", {"type": "object", ...}).json  # a dict
 
 Supported decoding: greedy and sampling (any batch size, left padding included). Beam search
 (``num_beams > 1``) reorders rows between steps and is refused with ValueError; assisted /
@@ -20,6 +21,7 @@ speculative decoding is not supported either.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import weakref
@@ -35,6 +37,7 @@ from formgate._core import CompiledGrammar, Grammar
 from formgate.compiler import GrammarCompiler
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace, bitmask_words
 from formgate.matcher import BatchGrammarMatcher, GrammarMatcher
+from formgate.sampler import Sampler
 from formgate.tokenizer_info import TokenizerInfo
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "LogitsProcessor",
     "ProcessorStats",
     "build_prompt",
+    "compile_spec",
     "decode_tokens",
     "generate",
     "model_vocab_size",
@@ -316,6 +320,9 @@ class LogitsProcessor(transformers.LogitsProcessor):
         accepted = time.perf_counter()
 
         batch = ids.shape[0]
+        if scores.device.type == "cuda" and not self._bitmask.is_pinned():
+            # Pinned host memory makes the copy to the GPU below asynchronous.
+            self._bitmask = self._bitmask.pin_memory()
         bitmask = self._bitmask[:batch]
         active = [i for i in range(batch) if not self._finished[i]]
         if active:
@@ -381,18 +388,20 @@ class LogitsProcessor(transformers.LogitsProcessor):
 
 @dataclass
 class GenerationResult:
-    """What :func:`generate` returns with ``return_result=True``.
+    """One completion from :func:`generate`.
 
-    ``text`` is the constrained completion (exactly the bytes the grammar saw; stop tokens
-    excluded), ``token_ids`` the generated ids (stop token included when one was generated),
-    ``seconds`` the wall time of ``model.generate``, ``stats`` the processor's timings.
+    ``text`` is the completion (exactly the bytes the grammar saw; stop tokens excluded),
+    ``token_ids`` the generated ids (the stop token included when one was generated),
+    ``seconds`` the wall time of the whole ``model.generate`` call (shared by a batch's rows),
+    ``stats`` the processor's timings (None unconstrained). ``completed``: the text is a
+    sentence of the grammar; ``terminated``: a stop token ended it.
     """
 
     text: str
     token_ids: list[int]
     prompt: str
     seconds: float
-    stats: ProcessorStats
+    stats: ProcessorStats | None
     completed: bool
     terminated: bool
 
@@ -403,6 +412,19 @@ class GenerationResult:
     @property
     def ms_per_token(self) -> float:
         return 1e3 * self.seconds / max(1, self.num_tokens)
+
+    @property
+    def json(self) -> Any:
+        """The text parsed as JSON (a JSON-schema or tool-call grammar's output); ValueError
+        naming the position when it does not parse (e.g. cut off by ``max_new_tokens``)."""
+        try:
+            return json.loads(self.text)
+        except json.JSONDecodeError as err:
+            cut = "" if self.terminated else " (generation stopped at max_new_tokens)"
+            raise ValueError(f"the output is not JSON{cut}: {err}") from None
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def build_prompt(
@@ -418,103 +440,160 @@ def build_prompt(
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+GrammarSpec = str | Grammar | CompiledGrammar | dict
+
+
+def compile_spec(spec: GrammarSpec, info: TokenizerInfo,
+                 compiler: GrammarCompiler | None = None) -> CompiledGrammar:
+    """Compile EBNF text, a :class:`~formgate.Grammar` or a JSON Schema (a dict) for ``info``;
+    a :class:`~formgate.CompiledGrammar` is returned as is after checking its vocabulary size.
+
+    Example:
+        >>> import formgate
+        >>> info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+        >>> compile_spec({"type": "boolean"}, info).tokenizer_info.vocab_size
+        256
+    """
+    if isinstance(spec, CompiledGrammar):
+        if spec.tokenizer_info.vocab_size != info.vocab_size:
+            raise ValueError(
+                f"the grammar was compiled for vocab_size {spec.tokenizer_info.vocab_size}, "
+                f"but the model's vocabulary has {info.vocab_size}"
+            )
+        return spec
+    compiler = compiler or GrammarCompiler(info)
+    if isinstance(spec, dict):
+        return compiler.compile_json_schema(spec)
+    if isinstance(spec, (str, Grammar)):
+        return compiler.compile_grammar(spec)
+    raise TypeError(
+        f"grammar must be EBNF text, a Grammar, a CompiledGrammar or a JSON Schema dict, got "
+        f"{type(spec).__name__}"
+    )
+
+
 def generate(
     model: Any,
     tokenizer: Any,
-    prompt: str,
-    grammar: str | Grammar | CompiledGrammar | None,
+    prompts: str | Sequence[str],
+    grammar: GrammarSpec | Sequence[GrammarSpec] | None = None,
     max_new_tokens: int = 64,
-    do_sample: bool = False,
+    sampler: Sampler | str | None = "greedy",
     *,
     system: str | None = None,
     chat_template: bool = True,
     tokenizer_info: TokenizerInfo | None = None,
     processor: LogitsProcessor | None = None,
-    return_result: bool = False,
     **generate_kwargs: Any,
-) -> str | GenerationResult:
-    """Generate one constrained completion of ``prompt`` and return its text.
+) -> GenerationResult | list[GenerationResult]:
+    """Generate constrained completions with ``model.generate`` and this module's processor.
 
     Args:
         model, tokenizer: a causal LM and its tokenizer.
-        prompt: the user message (wrapped in the chat template unless ``chat_template=False``).
-        grammar: EBNF text (root rule ``root``), a :class:`~formgate.Grammar` or a
-            :class:`~formgate.CompiledGrammar` (then for ``model``'s vocabulary size).
-        max_new_tokens, do_sample: as in ``model.generate``; other keyword arguments
-            (``temperature``, ``top_p``, ...) are passed on. ``num_beams > 1`` raises ValueError.
+        prompts: one user message (returns one :class:`GenerationResult`) or a list (returns a
+            list, generated as one left-padded batch). Each is wrapped in the chat template
+            unless ``chat_template=False`` or the tokenizer has none.
+        grammar: EBNF text (root rule ``root``), a :class:`~formgate.Grammar`, a
+            :class:`~formgate.CompiledGrammar` or a JSON Schema dict; or a list with one per
+            prompt. None generates unconstrained (a baseline).
+        max_new_tokens: the token budget per row.
+        sampler: ``"greedy"``, ``"sample"`` or a :class:`~formgate.sampler.Sampler`
+            (temperature, top_k, top_p, seed).
         system: an optional system message.
         tokenizer_info: the vocabulary; default :func:`tokenizer_info` of model and tokenizer.
-        processor: reuse this processor (its grammar is used and ``grammar`` must be None).
-        return_result: return a :class:`GenerationResult` instead of the text.
+        processor: reuse this processor (then ``grammar`` must be None).
+        generate_kwargs: passed to ``model.generate``; ``num_beams > 1`` raises ValueError.
+
+    Each result's ``.text`` is the completion, ``.json`` its parsed JSON.
     """
     if generate_kwargs.get("num_beams", 1) not in (None, 1):
         raise ValueError("formgate.hf.generate does not support beam search (num_beams > 1)")
-    if processor is None:
-        if grammar is None:
-            raise ValueError("pass a grammar (or a processor)")
-        if isinstance(grammar, CompiledGrammar):
-            info = tokenizer_info or grammar.tokenizer_info
-            compiled = grammar
-        else:
-            info = tokenizer_info or _tokenizer_info_for(model, tokenizer)
-            compiled = GrammarCompiler(info).compile_grammar(grammar)
+    single = isinstance(prompts, str)
+    prompt_list = [prompts] if single else list(prompts)
+    if not prompt_list:
+        raise ValueError("prompts is empty")
+    sampler = Sampler.coerce(sampler)
+    if processor is not None and grammar is not None:
+        raise ValueError("pass either grammar or processor, not both")
+    if processor is None and grammar is not None:
+        info = tokenizer_info or _tokenizer_info_for(model, tokenizer)
         if info.vocab_size < len(tokenizer):
             raise ValueError(
                 f"the vocabulary size ({info.vocab_size}) is smaller than the tokenizer's "
                 f"({len(tokenizer)} tokens); build TokenizerInfo with "
                 "formgate.hf.tokenizer_info(model, tokenizer)"
             )
-        processor = LogitsProcessor(compiled, tokenizer_info=info)
-    elif grammar is not None:
-        raise ValueError("pass either grammar or processor, not both")
-    processor.reset()
-    info = processor.tokenizer_info
+        specs = list(grammar) if isinstance(grammar, (list, tuple)) else [grammar]
+        if len(specs) not in (1, len(prompt_list)):
+            raise ValueError(f"{len(specs)} grammars for {len(prompt_list)} prompts")
+        compiler = GrammarCompiler(info)
+        processor = LogitsProcessor([compile_spec(g, info, compiler) for g in specs],
+                                    tokenizer_info=info)
+    if processor is not None:
+        processor.reset()
+        info = processor.tokenizer_info
+    else:
+        info = tokenizer_info or _tokenizer_info_for(model, tokenizer)
 
-    text = build_prompt(tokenizer, prompt, system=system, chat_template=chat_template)
-    templated = text != prompt  # a chat template already holds the special tokens it needs
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=not templated)
+    texts = [build_prompt(tokenizer, p, system=system, chat_template=chat_template)
+             for p in prompt_list]
+    templated = texts[0] != prompt_list[0]  # a chat template already holds its special tokens
+    side = getattr(tokenizer, "padding_side", "left")
+    tokenizer.padding_side = "left"  # generation continues every row at the same column
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=len(texts) > 1,
+                           add_special_tokens=not templated)
+    finally:
+        tokenizer.padding_side = side
     device = getattr(model, "device", None)
     if device is not None:
         inputs = inputs.to(device)
-    kwargs = dict(generate_kwargs)
+    kwargs = {**sampler.hf_kwargs(), **generate_kwargs}
     kwargs.setdefault("pad_token_id", _pad_id(model, tokenizer))
-    if processor.stop_token_ids and "eos_token_id" not in kwargs:
+    stop_ids = list(info.stop_token_ids)
+    if stop_ids and "eos_token_id" not in kwargs:
         config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         eos = [config_eos] if isinstance(config_eos, int) else list(config_eos or [])
-        kwargs["eos_token_id"] = sorted(set(eos) | set(processor.stop_token_ids))
+        kwargs["eos_token_id"] = sorted(set(eos) | set(stop_ids))
+    processors = transformers.LogitsProcessorList([processor] if processor is not None else [])
+    generator_seed = sampler.seed if not sampler.greedy else None
     start = time.perf_counter()
     with torch.inference_mode():
-        output = model.generate(
-            **inputs,
-            logits_processor=transformers.LogitsProcessorList([processor]),
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            **kwargs,
-        )
+        if generator_seed is not None:
+            torch.manual_seed(generator_seed)
+        output = model.generate(**inputs, logits_processor=processors,
+                                max_new_tokens=max_new_tokens, **kwargs)
     seconds = time.perf_counter() - start
-    new_ids = output[0, inputs["input_ids"].shape[1]:].tolist()
-    # Drop padding after the first stop token.
-    stops = set(processor.stop_token_ids)
-    for k, t in enumerate(new_ids):
-        if t in stops:
-            new_ids = new_ids[: k + 1]
-            break
-    # generate() never feeds the last token back to the processor: check on a fresh matcher.
-    check = GrammarMatcher(processor.compiled_grammars[0])
-    for t in new_ids:
+    prompt_len = inputs["input_ids"].shape[1]
+    eos_kw = kwargs.get("eos_token_id")
+    stops = set(stop_ids) | set([eos_kw] if isinstance(eos_kw, int) else list(eos_kw or []))
+    results = []
+    for row, text in enumerate(texts):
+        new_ids = output[row, prompt_len:].tolist()
+        end = next((k for k, t in enumerate(new_ids) if t in stops), None)
+        new_ids = new_ids if end is None else new_ids[: end + 1]
+        if processor is not None:
+            grammar_row = processor.compiled_grammars[
+                row if len(processor.compiled_grammars) > 1 else 0]
+            completed, terminated = _replay(grammar_row, new_ids)
+        else:
+            completed, terminated = end is not None, end is not None
+        results.append(GenerationResult(
+            text=decode_tokens(info, new_ids), token_ids=new_ids, prompt=text, seconds=seconds,
+            stats=processor.stats if processor is not None else None,
+            completed=completed, terminated=terminated,
+        ))
+    return results[0] if single else results
+
+
+def _replay(compiled: CompiledGrammar, token_ids: Sequence[int]) -> tuple[bool, bool]:
+    """``(completed, terminated)`` of a fresh matcher fed ``token_ids`` (generate() never
+    passes the last token to the processor)."""
+    check = GrammarMatcher(compiled)
+    for t in token_ids:
         if check.is_terminated() or not check.accept_token(t):
             break
-    completed, terminated = check.is_completed(), check.is_terminated()
-    result = GenerationResult(
-        text=decode_tokens(info, new_ids),
-        token_ids=new_ids,
-        prompt=text,
-        seconds=seconds,
-        stats=processor.stats,
-        completed=completed,
-        terminated=terminated,
-    )
-    return result if return_result else result.text
+    return check.is_completed(), check.is_terminated()
 
 
 def _pad_id(model: Any, tokenizer: Any) -> int | None:
