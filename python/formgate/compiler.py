@@ -136,6 +136,38 @@ class GrammarCompiler(_core.GrammarCompiler):
         """
         return self.compile_grammar(_regex_ebnf(pattern))
 
+    def compile_lark(self, text: str, start: str = "start") -> _core.CompiledGrammar:
+        """Compile a Lark grammar (loaded by the ``lark`` package; see docs/frontends.md for
+        how terminals, ``%ignore`` and priorities are treated).
+
+        Example:
+            >>> import formgate
+            >>> info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+            >>> cg = formgate.GrammarCompiler(info).compile_lark(
+            ...     'start: "(" INT ")"\\n%import common.INT\\n%import common.WS\\n%ignore WS')
+            >>> formgate.GrammarMatcher(cg).accept_string("( 42 )")
+            True
+        """
+        from formgate.lark_grammar import lark_to_ebnf
+
+        return self.compile_grammar(lark_to_ebnf(text, start))
+
+    def compile_type(self, tp: Any, **opts: Any) -> _core.CompiledGrammar:
+        """Compile the JSON form of a Python type (``list[int]``, ``Literal[..]``, TypedDict,
+        dataclass, pydantic model, ``Optional``/``Union``...) via pydantic's JSON schema;
+        options as :meth:`compile_json_schema`.
+
+        Example:
+            >>> import formgate
+            >>> info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+            >>> m = formgate.GrammarMatcher(formgate.GrammarCompiler(info).compile_type(list[int]))
+            >>> m.accept_string("[1, 2]") and m.is_completed()
+            True
+        """
+        from formgate.types import type_json_schema
+
+        return self.compile_json_schema(type_json_schema(tp), **opts)
+
     def compile_builtin_json_grammar(self) -> _core.CompiledGrammar:
         """Any JSON value (RFC 8259), with bounded free whitespace.
 
