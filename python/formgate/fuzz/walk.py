@@ -47,7 +47,7 @@ def _stop_probability(length: int, max_bytes: int) -> float:
     return 0.15 + 0.85 * (length / max(max_bytes, 1)) ** 2
 
 
-def _replan(child: GrammarMatcher, witness: bytes, limit: int) -> Optional[bytes]:
+def replan(child: GrammarMatcher, witness: bytes, limit: int) -> Optional[bytes]:
     """A completion for ``child`` of at most ``limit`` bytes: the old witness (or its tail)
     often still works after a step inside a string or a number, which saves a search."""
     for candidate in (witness, witness[1:]):
@@ -74,7 +74,7 @@ def random_walk(compiled: _core.CompiledGrammar, max_bytes: int, rng: random.Ran
         if not follow and allowed.size and remaining > 0:
             byte = _pick_byte(allowed, rng)
             child = step(matcher, byte)
-            new_witness = _replan(child, witness, remaining - 1)
+            new_witness = replan(child, witness, remaining - 1)
             if new_witness is not None:
                 matcher, witness = child, new_witness
                 out.append(byte)
