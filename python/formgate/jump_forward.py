@@ -1,0 +1,202 @@
+"""Jump-forward decoding: when the grammar forces the next bytes, append them as tokens in one
+step instead of sampling them one by one, without breaking canonical tokenization.
+
+The forced bytes are re-tokenized together with the token just sampled (not yet fed to the
+model), and only the *stable prefix* is committed: the tokens that the tokenizer produces
+whatever comes next. "Whatever comes next" is probed with the continuations the grammar allows
+after the forced bytes (one allowed token per distinct first byte; the empty string when the
+grammar may end there); a token boundary that any probe moves is not committed, and the model
+generates those bytes itself, under the mask. When only a stop token (or nothing) can follow,
+the whole forced text is committed.
+
+So a forced segment never introduces a token boundary that the tokenizer would merge, e.g.
+after ``{"`` it commits ``{"name":`` as the tokenizer splits it, not byte by byte. Limits: the
+probes look one token ahead, so a merge that depends on text beyond it is not seen; the token
+sampled before the forced bytes is re-tokenized (and may be replaced), earlier ones are not
+(they are already in the KV cache); the tokenizer must round-trip the text (byte-level BPE
+does; a SentencePiece tokenizer that adds a word-start marker does not, and then nothing is
+committed: decoding proceeds one token at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from formgate.bitmask import allocate_token_bitmask
+from formgate.matcher import GrammarMatcher
+from formgate.tokenizer_info import TokenizerInfo
+
+__all__ = ["JumpForward", "JumpStep"]
+
+MAX_PROBES = 24
+
+
+@dataclass(frozen=True)
+class JumpStep:
+    """What :meth:`JumpForward.extend` decided for one row.
+
+    ``tokens``: the ids to feed to the model next (the sampled token alone when nothing was
+    forced; else the re-tokenized text, which may start with a different token than the sampled
+    one: ``replaced`` is then True). ``forced``: how many of them the model did not sample
+    (``len(tokens) - 1``).
+    """
+
+    tokens: list[int]
+    replaced: bool = False
+
+    @property
+    def forced(self) -> int:
+        return max(0, len(self.tokens) - 1)
+
+
+class JumpForward:
+    """Extends a row by the bytes its grammar forces, as canonically tokenized tokens.
+
+    Args:
+        tokenizer_info: the vocabulary the grammars were compiled for.
+        encode: text to token ids without special tokens, e.g.
+            ``lambda s: tokenizer.encode(s, add_special_tokens=False)``.
+
+    Example:
+        >>> import formgate
+        >>> info = formgate.TokenizerInfo([b"a", b"b", b"ab", b"c", b"abc", b"</s>"],
+        ...                               stop_token_ids=[5])
+        >>> compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= "a" "bc"')
+        >>> def encode(text):  # greedy longest match stands in for a real tokenizer here
+        ...     out = []
+        ...     while text:
+        ...         tok = max((t for t in info.decoded_vocab[:5] if text.encode().startswith(t)),
+        ...                   key=len)
+        ...         out.append(info.decoded_vocab.index(tok)); text = text[len(tok):]
+        ...     return out
+        >>> m = formgate.GrammarMatcher(compiled)
+        >>> m.accept_token(0)  # the model sampled "a"; "bc" is forced
+        True
+        >>> step = JumpForward(info, encode).extend(m, last_token=0)
+        >>> step.tokens, step.replaced, m.is_completed()  # "abc" replaces "a"
+        ([4], True, True)
+    """
+
+    def __init__(self, tokenizer_info: TokenizerInfo, encode: Callable[[str], Sequence[int]]):
+        self.info = tokenizer_info
+        self.encode = encode
+        self._vocab: list[bytes] = list(tokenizer_info.decoded_vocab)
+        self._special = set(tokenizer_info.special_token_ids) | set(
+            tokenizer_info.stop_token_ids)
+        self._bitmask = allocate_token_bitmask(1, tokenizer_info.vocab_size)
+        # Per token: its first byte when it can serve as a probe (not special, non-empty, valid
+        # UTF-8), else -1.
+        first = np.full(tokenizer_info.vocab_size, -1, dtype=np.int16)
+        for tid, data in enumerate(self._vocab):
+            if data and tid not in self._special and _is_utf8(data):
+                first[tid] = data[0]
+        self._first_byte = first
+
+    @classmethod
+    def from_huggingface(cls, tokenizer: Any, tokenizer_info: TokenizerInfo) -> "JumpForward":
+        """A JumpForward that re-tokenizes with ``tokenizer.encode`` (no special tokens)."""
+        return cls(tokenizer_info, lambda text: tokenizer.encode(text, add_special_tokens=False))
+
+    def extend(self, matcher: GrammarMatcher, last_token: int | None) -> JumpStep:
+        """Advance ``matcher`` over the forced bytes and return the tokens to feed.
+
+        ``matcher`` has already accepted ``last_token`` (the token just sampled, not yet fed to
+        the model), or ``last_token`` is None at the start of a generation. On return the
+        matcher has accepted exactly ``JumpStep.tokens`` instead (it is rolled back by one
+        token when ``last_token`` is replaced, so it needs rollback history).
+        """
+        keep = JumpStep([] if last_token is None else [last_token])
+        if matcher.is_terminated():
+            return keep
+        forced = matcher.find_jump_forward_bytes()
+        if not forced:
+            return keep
+        head = b"" if last_token is None else self._vocab[last_token]
+        text_bytes = head + forced
+        try:
+            text = text_bytes.decode("utf-8")
+        except UnicodeDecodeError:  # a character split across the boundary: cannot re-encode
+            return keep
+        tokens = self._stable_prefix(matcher, text, text_bytes, forced)
+        if len(tokens) <= len(keep.tokens) and tokens == keep.tokens[: len(tokens)]:
+            return keep  # nothing gained over feeding the sampled token alone
+        if not tokens:
+            return keep
+        if last_token is not None:
+            matcher.rollback(1)
+        for k, tid in enumerate(tokens):
+            if not matcher.accept_token(tid):
+                # The re-tokenized bytes are the grammar's own forced bytes, so this means the
+                # tokenizer does not round-trip them: undo and feed the sampled token alone.
+                if k:
+                    matcher.rollback(k)
+                if last_token is not None and not matcher.accept_token(last_token):
+                    raise RuntimeError("matcher state lost while undoing a jump-forward")
+                return keep
+        replaced = last_token is not None and tokens[0] != last_token
+        return JumpStep(tokens, replaced=replaced)
+
+    # ------------------------------------------------------------------ internals
+
+    def _stable_prefix(self, matcher: GrammarMatcher, text: str, text_bytes: bytes,
+                       forced: bytes) -> list[int]:
+        """The tokens of ``text`` whose boundaries no allowed continuation moves."""
+        probes = self._probes(matcher, forced)
+        if not probes:
+            return []
+        common: list[int] | None = None
+        for probe in probes:
+            ids = list(self.encode(text + probe))
+            if common is None:
+                common = ids
+            else:
+                n = 0
+                while n < min(len(common), len(ids)) and common[n] == ids[n]:
+                    n += 1
+                common = common[:n]
+            if not common:
+                return []
+        # Only tokens lying wholly inside ``text`` (a probe's own bytes are not forced).
+        out, used = [], 0
+        for tid in common or []:
+            data = self._vocab[tid] if 0 <= tid < len(self._vocab) else b"\xff\xff"
+            if used + len(data) > len(text_bytes) or text_bytes[used : used + len(data)] != data:
+                break
+            out.append(tid)
+            used += len(data)
+        return out
+
+    def _probes(self, matcher: GrammarMatcher, forced: bytes) -> list[str]:
+        """Continuations the grammar allows after ``forced``: "" if it may stop there, and one
+        allowed token per distinct first byte (valid UTF-8 ones)."""
+        ahead = matcher.fork()
+        if not ahead.accept_string(forced):
+            return []
+        ahead.fill_next_token_bitmask(self._bitmask)
+        words = self._bitmask[0].numpy().view(np.uint8)
+        allowed = np.flatnonzero(np.unpackbits(words, bitorder="little")[: self.info.vocab_size])
+        probes: list[str] = []
+        if allowed.size == 0 or any(_allows(self._bitmask, t) for t in self.info.stop_token_ids):
+            probes.append("")  # the text may end here (nothing at all can follow: it must)
+        candidates = allowed[self._first_byte[allowed] >= 0]
+        _, first_index = np.unique(self._first_byte[candidates], return_index=True)
+        for tid in candidates[first_index][:MAX_PROBES]:
+            probes.append(self._vocab[int(tid)].decode("utf-8"))
+        return probes
+
+
+def _allows(bitmask: Any, token_id: int) -> bool:
+    """Whether row 0 of ``bitmask`` allows ``token_id``."""
+    return bool((int(bitmask[0, token_id // 32]) >> (token_id % 32)) & 1)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
