@@ -344,7 +344,7 @@ class _Loop:
     def _jump_room(self, row: int) -> int:
         """How many tokens row ``row`` may feed this step: its token budget, and the cache
         slots left after reserving one per step that may still follow."""
-        budget = self.max_new_tokens - len(self.out[row]) + 1
+        budget = self.max_new_tokens - len(self.out[row])  # the sampled token is not in out
         steps_left = self.max_new_tokens - 1
         return max(1, min(budget, self.capacity - self.used - steps_left))
 
