@@ -1,4 +1,4 @@
-"""Command line: ``python -m formgate demo`` (see ``python -m formgate --help``)."""
+"""Command line: ``formgate demo|sample|check`` or ``python -m formgate ...`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ def build_parser() -> argparse.ArgumentParser:
     from formgate import __version__
 
     parser = argparse.ArgumentParser(
-        prog="python -m formgate",
+        prog="formgate",
         description="formgate: grammars to per-step token masks for LLM generation.",
-        epilog="Example: python -m formgate demo   (first run converts and caches the model, "
+        epilog="Examples: formgate sample g.ebnf -n 5; formgate check g.ebnf input.txt; "
+        "formgate demo   (first run converts and caches the model, "
         "~30 s; set FORMGATE_CACHE to move the cache from ~/.cache/formgate)",
     )
     parser.add_argument("--version", action="version", version=f"formgate {__version__}")
@@ -30,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     from formgate import demo as demo_module
 
     demo_module.add_arguments(demo)
+    from formgate import cli
+
+    cli.add_commands(commands)
     return parser
 
 
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from formgate import demo
 
         return demo.main(args)
+    if args.command in ("sample", "check"):
+        from formgate import cli
+
+        return cli.run_sample(args) if args.command == "sample" else cli.run_check(args)
     parser.print_help(sys.stderr)
     return 2
 
