@@ -52,6 +52,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 from formgate.json_schema import numbers as num
 from formgate.json_schema import regex as rx
 from formgate.json_schema import strings as strs
+from formgate.json_schema.automaton import Dfa
 from formgate.json_schema.errors import LimitError, SchemaError
 
 __all__ = ["Converter", "json_schema_to_ebnf", "DEFAULT_MAX_WHITESPACE"]
@@ -412,7 +413,7 @@ class Converter:
                 del s["minContains"]
         for k in ("uniqueItems", "not", "if", "then", "else", "dependentSchemas",
                   "dependentRequired", "dependencies", "unevaluatedProperties",
-                  "unevaluatedItems", "$dynamicRef", "$recursiveRef", "patternProperties",
+                  "unevaluatedItems", "$dynamicRef", "$recursiveRef",
                   "contains", "minContains", "maxContains"):
             if k in s:
                 self._unsupported(k, pointer)
@@ -529,6 +530,12 @@ class Converter:
             return a
         if a is False or b is False:
             return False
+        obj_keys = ("properties", "additionalProperties", "patternProperties")
+        if any("patternProperties" in x and any(k in y for k in obj_keys)
+               for x, y in ((a, b), (b, a))) and _canon(a.get("patternProperties")) != \
+                _canon(b.get("patternProperties")):
+            # a key's schema would depend on both sides' patterns: not merged per key
+            self._unsupported("patternProperties", pointer, "in allOf next to other properties")
         out = dict(a)
         for k, v in b.items():
             if k not in out or k in ANNOTATIONS:
@@ -941,6 +948,14 @@ class Converter:
         names_ok = (lambda name: True) if pnames is True else (
             (lambda name: False) if pnames is False else
             (lambda name: self._is_valid(pnames, name, pointer + "/propertyNames")))
+        pats = self._pattern_dfas(s.get("patternProperties", {}), pointer)
+
+        def with_patterns(name: str, ps: Any) -> Any:
+            for _, dfa, sch in pats:
+                if dfa.matches(name):
+                    ps = _allof(ps, sch)
+            return ps
+
         # (name, schema, required?, pointer)
         entries: list[tuple[str, Any, bool, str]] = []
         for name, ps in props.items():
@@ -949,13 +964,20 @@ class Converter:
                 if req:
                     return None
                 continue
-            entries.append((name, ps, req, f"{pointer}/properties/{_esc_ptr(name)}"))
+            entries.append((name, with_patterns(name, ps), req,
+                            f"{pointer}/properties/{_esc_ptr(name)}"))
         for name in required:
             if name in props:
                 continue
-            if addl is False or not names_ok(name):
+            matching = [sch for _, dfa, sch in pats if dfa.matches(name)]
+            ps = addl
+            if matching:
+                ps = True
+                for sch in matching:
+                    ps = _allof(ps, sch)
+            if ps is False or not names_ok(name):
                 return None
-            entries.append((name, addl, True, f"{pointer}/additionalProperties"))
+            entries.append((name, ps, True, f"{pointer}/additionalProperties"))
         declared = [e[0] for e in entries] + [n for n in props if n not in
                                               {e[0] for e in entries}]
         # member expressions
@@ -971,13 +993,100 @@ class Converter:
             members.append((f"{key} {self.key_sep} {v}", req))
         # additional members
         extra = None
-        if addl is not False and pnames is not False:
+        declared_names = set(props) | {e[0] for e in entries}
+        if pats or (pnames not in (True, {}) and declared_names and not (
+                isinstance(pnames, dict) and ("enum" in pnames or "const" in pnames))):
+            extra = self._pattern_extra(pats, addl, pnames, declared_names, pointer, base, depth)
+        elif addl is not False and pnames is not False:
             v = self.gen(addl, f"{pointer}/additionalProperties", base, depth + 1)
             if v is not None:
                 key = self._extra_key(pnames, set(props), pointer, base, depth)
                 if key is not None:
                     extra = self.rule("extra_member", f"{key} {self.key_sep} {v}")
         return self._member_chain(members, extra, min_p, max_p, pointer)
+
+    def _pattern_dfas(self, pp: Any, pointer: str) -> list:
+        """[(pattern, Dfa, schema)] for ``patternProperties``."""
+        if not isinstance(pp, dict):
+            raise SchemaError(f"'patternProperties' must be an object at {pointer or '/'}",
+                              pointer, "patternProperties")
+        out = []
+        for pat, sch in pp.items():
+            ptr = f"{pointer}/patternProperties/{_esc_ptr(pat)}"
+            try:
+                out.append((pat, Dfa.from_pattern(pat), sch))
+            except SchemaError as e:  # RegexError, LimitError
+                raise type(e)(f"{e} (patternProperties at {ptr})", ptr,
+                              "patternProperties") from None
+        if len(out) > 4:
+            self._unsupported("patternProperties", pointer, "more than 4 patterns")
+        return out
+
+    def _names_dfa(self, pnames: Any, pointer: str) -> Optional[Dfa]:
+        """The property names ``propertyNames`` allows, as a DFA (None: all strings)."""
+        if pnames is True or pnames == {}:
+            return None
+        ptr = pointer + "/propertyNames"
+        if pnames is False:
+            return Dfa.from_strings([])
+        ps = self._check_keywords(pnames, ptr)
+        rest = set(ps) - ANNOTATIONS - {"type", "pattern", "minLength", "maxLength", "enum",
+                                        "const"}
+        if rest or "$ref" in ps:
+            self._unsupported("propertyNames", ptr, "only type, pattern, minLength, "
+                                                    "maxLength, enum and const are supported")
+            return None
+        if "type" in ps and "string" not in _type_set(ps["type"]):
+            return Dfa.from_strings([])
+        if "enum" in ps or "const" in ps:
+            vals = [ps["const"]] if "const" in ps else ps["enum"]
+            return Dfa.from_strings(v for v in vals if isinstance(v, str)
+                                    and self._is_valid(pnames, v, ptr))
+        d = None
+        if "pattern" in ps:
+            try:
+                d = Dfa.from_pattern(ps["pattern"])
+            except SchemaError as e:
+                raise type(e)(f"{e} (propertyNames at {ptr})", ptr, "propertyNames") from None
+        lo, hi = int(ps.get("minLength", 0)), ps.get("maxLength")
+        if lo or hi is not None:
+            ln = Dfa.lengths(lo, None if hi is None else int(hi))
+            d = ln if d is None else d.intersect(ln)
+        return d
+
+    def _pattern_extra(self, pats: list, addl: Any, pnames: Any, declared: set, pointer: str,
+                       base: str, depth: int) -> Optional[str]:
+        """Members whose key is not declared: split by which patterns the key matches (each
+        class of keys is a DFA: matches these patterns, not those, is no declared name)."""
+        allowed = self._names_dfa(pnames, pointer)
+        excl = Dfa.from_strings(declared)
+        members = []
+        for mask in range(1 << len(pats)):
+            chosen = [pats[i] for i in range(len(pats)) if mask >> i & 1]
+            if chosen:
+                sch: Any = True
+                for _, _, x in chosen:
+                    sch = _allof(sch, x)
+                vptr = f"{pointer}/patternProperties/{_esc_ptr(chosen[0][0])}"
+            else:
+                sch, vptr = addl, f"{pointer}/additionalProperties"
+            if sch is False:
+                continue
+            keys = excl.complement()
+            for i, (_, dfa, _) in enumerate(pats):
+                keys = keys.intersect(dfa if mask >> i & 1 else dfa.complement())
+            if allowed is not None:
+                keys = keys.intersect(allowed)
+            if keys.is_empty():
+                continue
+            v = self.gen(sch, vptr, base, depth + 1)
+            if v is None:
+                continue
+            key = keys.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
+            members.append(f'"\\"" {key} {self.key_sep} {v}')
+        if not members:
+            return None
+        return self.rule("extra_member", self._alt(members))
 
     def _extra_key(self, pnames: Any, declared: set, pointer: str, base: str,
                    depth: int) -> Optional[str]:
