@@ -68,6 +68,8 @@ class HFRunner:
         compile: compile the one-token step with ``torch.compile(mode="reduce-overhead")``
             (CUDA graphs on a GPU); implies ``static_cache``. Multi-token chunks (prefill,
             jump-forward) run uncompiled.
+        max_cache_len: the static cache's size (default: what each call needs). A fixed size
+            lets calls of different lengths share one cache and its compiled graphs.
 
     The attention mask is built here, not by the model: a key position is visible when it is
     at or before the query and was a valid token (left padding of the prompts and padding
@@ -75,8 +77,10 @@ class HFRunner:
     ``generate`` does for left-padded batches.
     """
 
-    def __init__(self, model: Any, static_cache: bool = False, compile: bool = False):
+    def __init__(self, model: Any, static_cache: bool = False, compile: bool = False,
+                 max_cache_len: int | None = None):
         self.model = model
+        self.max_cache_len = max_cache_len
         self.static_cache = static_cache or compile
         self.compile = compile
         self.device = next(model.parameters()).device
@@ -91,6 +95,11 @@ class HFRunner:
         from transformers import DynamicCache, StaticCache
 
         config = self.model.config
+        if self.static_cache and self.max_cache_len is not None:
+            if capacity > self.max_cache_len:
+                raise ValueError(f"this generation needs {capacity} cache positions; the "
+                                 f"runner's max_cache_len is {self.max_cache_len}")
+            capacity = self.max_cache_len
         if self.static_cache:
             if isinstance(self._cache, StaticCache) and self._capacity == capacity and \
                     self._batch == batch:
