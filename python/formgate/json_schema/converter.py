@@ -284,6 +284,10 @@ class Converter:
             if isinstance(sid, str) and not sid.startswith("#"):
                 base = urljoin(base, sid)
                 self.ids.setdefault(urldefrag(base)[0], ptr)
+            if isinstance(sid, str) and sid.startswith("#") and len(sid) > 1 \
+                    and not sid.startswith("#/"):
+                # draft 6/7 location-independent identifier: "$id": "#name"
+                self.anchors.setdefault(urldefrag(base)[0] + sid, ptr)
             anchor = s.get("$anchor")
             if isinstance(anchor, str):
                 self.anchors[urldefrag(base)[0] + "#" + anchor] = ptr
@@ -464,7 +468,7 @@ class Converter:
                 raise SchemaError(f"'{comb}' must be a non-empty array at {pointer or '/'}",
                                   pointer, comb)
             if comb == "oneOf" and len(branches) > 1:
-                self._check_disjoint(branches, f"{pointer}/oneOf", base, depth)
+                branches = self._oneof_branches(branches, f"{pointer}/oneOf", base)
             alts = []
             for i, b in enumerate(branches):
                 e = self.gen(b, f"{pointer}/{comb}/{i}", base, depth + 1)
@@ -538,8 +542,9 @@ class Converter:
             self._unsupported("patternProperties", pointer, "in allOf next to other properties")
         out = dict(a)
         for k, v in b.items():
-            if k not in out or k in ANNOTATIONS:
-                if k not in ANNOTATIONS:
+            annotation = k in ANNOTATIONS or k not in HANDLED  # x-*, vendor keywords
+            if k not in out or annotation:
+                if not annotation:
                     out[k] = v
                 continue
             av = out[k]
@@ -625,20 +630,33 @@ class Converter:
 
     # ------------------------------------------------------------------ oneOf disjointness
 
-    def _summary(self, s: Any, base: str, depth: int = 0) -> tuple[set, Optional[dict]]:
-        """(possible JSON types, {required property: set of canonical const values})."""
-        if s is True:
-            return set(TYPES), None
-        if s is False:
-            return set(), None
-        if not isinstance(s, dict) or depth > 16:
-            return set(TYPES), None
-        if set(s) - ANNOTATIONS == {"$ref"}:
+    def _deref(self, s: Any, base: str, depth: int = 0) -> tuple[Any, str]:
+        """Follow pure ``$ref`` schemas (annotations aside) to their target."""
+        while isinstance(s, dict) and set(s) - ANNOTATIONS == {"$ref"} and depth < 16:
             try:
-                tgt, _, tbase = self._resolve(s["$ref"], base, "")
+                s, _, base = self._resolve(s["$ref"], base, "")
             except SchemaError:
-                return set(TYPES), None
-            return self._summary(tgt, tbase, depth + 1)
+                break
+            depth += 1
+        return s, base
+
+    def _summary(self, s: Any, base: str, depth: int = 0) -> dict:
+        """What a oneOf branch allows, coarsely: ``types`` (possible JSON types), ``free``
+        (types whose every value passes: no keyword constrains them), ``values`` (a finite set
+        of allowed values or None), ``discr`` ({required property: allowed canonical const
+        values}), ``required`` (property names), ``closed`` (None, or the only property names
+        allowed)."""
+        s, base = self._deref(s, base, depth)
+        out = {"types": set(TYPES), "free": set(), "values": None, "discr": {},
+               "required": set(), "closed": None}
+        if s is True:
+            out["free"] = set(TYPES)
+            return out
+        if s is False:
+            out["types"] = set()
+            return out
+        if not isinstance(s, dict) or depth > 16:
+            return out
         types = set(TYPES)
         if "type" in s:
             types = _type_set(s["type"])
@@ -652,49 +670,95 @@ class Converter:
         if vals is not None:
             types &= {_json_type_of(v) for v in vals} | (
                 {"number"} if any(_json_type_of(v) == "integer" for v in vals) else set())
-        if "anyOf" in s or "oneOf" in s:
-            sub = set()
-            for br in s.get("anyOf") or s.get("oneOf"):
-                sub |= self._summary(br, base, depth + 1)[0]
-            types &= sub
-        if "allOf" in s and isinstance(s["allOf"], list):
+            out["values"] = vals
+        for comb in ("anyOf", "oneOf"):
+            if isinstance(s.get(comb), list):
+                sub = set()
+                for br in s[comb]:
+                    sub |= self._summary(br, base, depth + 1)["types"]
+                types &= sub
+        if isinstance(s.get("allOf"), list):
             for br in s["allOf"]:
-                types &= self._summary(br, base, depth + 1)[0]
-        discr: dict = {}
+                sb = self._summary(br, base, depth + 1)
+                types &= sb["types"]
+                for k, v in sb["discr"].items():
+                    out["discr"][k] = out["discr"][k] & v if k in out["discr"] else v
+                out["required"] |= sb["required"]
+                if sb["closed"] is not None:
+                    out["closed"] = sb["closed"] if out["closed"] is None else \
+                        out["closed"] & sb["closed"]
+                if sb["values"] is not None and out["values"] is None:
+                    out["values"] = sb["values"]
+        out["types"] = types
+        # a type is free when only other types' keywords are present
+        generic = set(s) - ANNOTATIONS - {"type"} - set(STRING_KW) - set(NUMBER_KW) \
+            - set(OBJECT_KW) - set(ARRAY_KW)
+        if not generic:
+            own = {"string": STRING_KW, "number": NUMBER_KW, "integer": NUMBER_KW,
+                   "object": OBJECT_KW, "array": ARRAY_KW}
+            out["free"] = {t for t in types if not any(k in s for k in own.get(t, ()))}
         props = s.get("properties", {}) if isinstance(s.get("properties"), dict) else {}
         req = s.get("required", []) if isinstance(s.get("required"), list) else []
+        out["required"] |= set(req)
+        if s.get("additionalProperties") is False and not s.get("patternProperties"):
+            closed = {k for k, v in props.items() if v is not False}
+            out["closed"] = closed if out["closed"] is None else out["closed"] & closed
         for k in req:
-            ps = props.get(k)
+            ps, _ = self._deref(props.get(k), base, depth + 1)
             if isinstance(ps, dict):
-                if "$ref" in ps and set(ps) - ANNOTATIONS == {"$ref"}:
-                    try:
-                        ps, _, _ = self._resolve(ps["$ref"], base, "")
-                    except SchemaError:
-                        continue
-                if isinstance(ps, dict):
-                    if "const" in ps:
-                        discr[k] = {_canon(ps["const"])}
-                    elif isinstance(ps.get("enum"), list):
-                        discr[k] = {_canon(v) for v in ps["enum"]}
-        return types, discr
+                if "const" in ps:
+                    out["discr"][k] = {_canon(ps["const"])}
+                elif isinstance(ps.get("enum"), list):
+                    out["discr"][k] = {_canon(v) for v in ps["enum"]}
+        return out
 
-    def _check_disjoint(self, branches: list, pointer: str, base: str, depth: int) -> None:
+    def _none_valid(self, values: list, schema: Any) -> bool:
+        try:
+            v = self._validator_for()
+            return not any(v.evolve(schema=schema).is_valid(x) for x in values)
+        except Exception:  # unresolvable refs etc.: cannot prove anything
+            return False
+
+    def _disjoint(self, a: dict, b: dict, sa: Any, sb: Any, types: set) -> bool:
+        """Branches a and b (summaries; sa/sb the schemas) share no value of ``types``."""
+        if not types:
+            return True
+        if a["values"] is not None and self._none_valid(a["values"], sb):
+            return True
+        if b["values"] is not None and self._none_valid(b["values"], sa):
+            return True
+        if types <= {"object"}:
+            if any(k in b["discr"] and not (a["discr"][k] & b["discr"][k]) for k in a["discr"]):
+                return True
+            for x, y in ((a, b), (b, a)):
+                if y["closed"] is not None and x["required"] - y["closed"]:
+                    return True
+        return False
+
+    def _oneof_branches(self, branches: list, pointer: str, base: str) -> list:
+        """The branches, each restricted to the types where it can be the only match; raises
+        SchemaError unless they are provably disjoint there."""
         sums = [self._summary(b, base) for b in branches]
+        # a type that two branches accept entirely can never match exactly one branch
+        dead = {t for t in TYPES if t != "integer" and sum(t in x["free"] for x in sums) >= 2}
+        if "number" in dead:
+            dead.add("integer")
+        live = [x["types"] - dead for x in sums]
         for i in range(len(sums)):
             for j in range(i + 1, len(sums)):
-                ti, di = sums[i]
-                tj, dj = sums[j]
-                if not (ti & tj):
-                    continue
-                if (ti & tj) <= {"object"} and di and dj and any(
-                        k in dj and not (di[k] & dj[k]) for k in di):
+                common = live[i] & live[j]
+                if self._disjoint(sums[i], sums[j], branches[i], branches[j], common):
                     continue
                 msg = (f"'oneOf' branches {i} and {j} may overlap at {pointer or '/'}; only "
                        f"provably disjoint branches are supported")
                 if self.lenient:
                     warnings.warn(msg + "; treated as anyOf because lenient=True", stacklevel=4)
-                    return
+                    return branches
                 raise SchemaError(msg, pointer, "oneOf")
+        if not dead:
+            return branches
+        keep = sorted(set(TYPES) - dead)
+        return [{"allOf": [b, {"type": keep}]} for b in branches]
 
     # ------------------------------------------------------------------ enum / const
 

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
-from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
+from decimal import Context, Decimal, ROUND_CEILING, ROUND_FLOOR
 from typing import Optional
 
 from formgate.json_schema.errors import SchemaError
@@ -145,7 +145,9 @@ def to_decimal_bound(value, exclusive: bool, upper: bool) -> tuple[Decimal, bool
     # long binary expansions: round toward the allowed side (a tighter, still exact, bound)
     q = Decimal(1).scaleb(-_MAX_FRACTION_DIGITS)
     if d.as_tuple().exponent < -_MAX_FRACTION_DIGITS:
-        d = d.quantize(q, rounding=ROUND_FLOOR if upper else ROUND_CEILING)
+        # a double has at most ~770 significant digits: enough precision for any quantize
+        d = d.quantize(q, rounding=ROUND_FLOOR if upper else ROUND_CEILING,
+                       context=Context(prec=800))
     return d, False
 
 

@@ -24,7 +24,17 @@ from typing import Optional
 from formgate.json_schema import regex as rx
 from formgate.json_schema.errors import SchemaError
 
-__all__ = ["FORMATS", "string_body"]
+__all__ = ["FORMATS", "SPEC_FORMATS", "string_body"]
+
+# Formats the specification (draft 2020-12 and earlier) defines. One formgate does not produce
+# raises SchemaError; any other name ("url", "int64", "path"...) is an annotation: validators
+# (jsonschema's FormatChecker included) ignore unknown formats, and so does formgate.
+SPEC_FORMATS = frozenset({
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template",
+    "json-pointer", "relative-json-pointer", "regex", "color", "host-name", "ip-address",
+    "utc-millisec", "phone", "style",
+})
 
 _Y = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"  # 0001..9999 (Python's date range)
 _LEAP = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
@@ -178,7 +188,10 @@ def string_body(schema: dict, pointer: str, any_char: str, counted_char: str) ->
     pattern = schema.get("pattern")
     fmt = schema.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise SchemaError(f"unsupported format {fmt!r} at {pointer or '/'}", pointer, "format")
+        if fmt in SPEC_FORMATS:
+            raise SchemaError(f"unsupported format {fmt!r} at {pointer or '/'}", pointer,
+                              "format")
+        fmt = None  # not a JSON Schema format: an annotation, which no validator checks
     if pattern is not None and fmt is not None:
         raise SchemaError(f"'pattern' together with 'format' is not supported at "
                           f"{pointer or '/'}", pointer, "pattern")
