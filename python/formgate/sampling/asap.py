@@ -83,7 +83,7 @@ class ASApSampler:
         >>> compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= "00" | "1" [01]')
         >>> sampler = ASApSampler(HashLM(3, seed=1), None, compiled, [2], max_new_tokens=4)
         >>> [s.text for s in sampler.sample(3)]
-        ['10', '00', '11']
+        ['00', '00', '11']
         >>> stats = sampler.stats()
         >>> stats["Z_lower"] <= stats["Z_upper"]
         True

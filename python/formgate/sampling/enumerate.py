@@ -120,14 +120,17 @@ def enumerate_target(
     )
 
 
-def next_draw_distribution(sampler: Any, max_prefixes: int = 100_000) -> dict[Output, float]:
+def next_draw_distribution(sampler: Any, max_prefixes: int = 100_000,
+                           model: Any = None) -> dict[Output, float]:
     """The exact distribution of ``sampler``'s next attempt, conditioned on its success, given
     its trie now. (When attempts can fail, a sample's law also depends on what failed attempts
     teach the trie first; without dead ends and in ASAp mode it is exactly the next sample's.)
 
-    The trie is not modified; prefixes it lacks cost one LM call each.
+    The trie is not modified; prefixes it lacks cost one LM call each, to ``model`` when given
+    (e.g. a :class:`~formgate.sampling.lm.MemoLM` of the sampler's model), else the sampler's.
     """
-    oracle = _Oracle(sampler.lm, sampler.masks, sampler.prompt_ids, sampler.temperature,
+    lm = sampler.lm if model is None else as_language_model(model)
+    oracle = _Oracle(lm, sampler.masks, sampler.prompt_ids, sampler.temperature,
                      max_prefixes)
     exact_mode = sampler.mode == "exact"
     root = sampler.trie.root

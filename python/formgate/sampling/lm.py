@@ -178,9 +178,7 @@ class HashLM:
         for t in context:
             h = _splitmix64(h ^ (t + 1))  # +1: token 0 must change the hash
         # Two uniforms per logit from splitmix64 over (h, index), then Box-Muller.
-        with np.errstate(over="ignore"):
-            words = _splitmix64_array(np.uint64(h) + np.arange(2 * self.vocab_size,
-                                                                dtype=np.uint64))
+        words = _splitmix64_array(np.uint64(h) + np.arange(2 * self.vocab_size, dtype=np.uint64))
         u = ((words >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
         normal = np.sqrt(-2.0 * np.log(u[0::2])) * np.cos(2.0 * np.pi * u[1::2])
         logits = self.scale * normal

@@ -83,7 +83,7 @@ class Node:
     def set_cache(self, step: Step) -> None:
         """Store the allowed set. On a re-expansion after eviction the children's frozen edge
         log-probabilities win over the recomputed ones (the bounds were built on them)."""
-        self.toks, self.lps, self.stop = step.toks, step.lps.copy(), step.stop
+        self.toks, self.lps, self.stop = step.toks, step.lps, step.stop
         self.mat = np.zeros(len(step.toks), dtype=bool)
         if self.children:
             idx = np.searchsorted(self.toks, list(self.children))
