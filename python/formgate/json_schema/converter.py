@@ -53,13 +53,18 @@ from formgate.json_schema import numbers as num
 from formgate.json_schema import regex as rx
 from formgate.json_schema import strings as strs
 from formgate.json_schema.automaton import Dfa
-from formgate.json_schema.errors import LimitError, SchemaError
+from formgate.json_schema.errors import LimitError, RegexError, SchemaError
 
 __all__ = ["Converter", "json_schema_to_ebnf", "DEFAULT_MAX_WHITESPACE"]
 
 DEFAULT_MAX_WHITESPACE = 64
 
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
+
+# Internal string keywords made by negation (``not``, ``if``): patterns the string must not
+# match (search semantics) and values it must not equal. Handled with automata.
+NOT_PATTERN = "__formgate_not_pattern__"
+NOT_IN = "__formgate_not_in__"
 
 ANNOTATIONS = {
     "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated",
@@ -74,10 +79,10 @@ HANDLED = {
     "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
     "anyOf", "oneOf", "allOf", "$ref", "uniqueItems", "patternProperties", "not", "if", "then",
     "else", "dependentSchemas", "dependentRequired", "dependencies", "unevaluatedProperties",
-    "unevaluatedItems", "$dynamicRef", "$recursiveRef",
+    "unevaluatedItems", "$dynamicRef", "$recursiveRef", NOT_PATTERN, NOT_IN,
 }
 # Keywords that restrict a single type; used to decide which types a type-less schema allows.
-STRING_KW = ("minLength", "maxLength", "pattern", "format")
+STRING_KW = ("minLength", "maxLength", "pattern", "format", NOT_PATTERN, NOT_IN)
 NUMBER_KW = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 OBJECT_KW = ("properties", "required", "additionalProperties", "propertyNames", "minProperties",
              "maxProperties", "patternProperties", "dependentRequired", "dependentSchemas",
@@ -86,6 +91,16 @@ ARRAY_KW = ("items", "prefixItems", "additionalItems", "minItems", "maxItems", "
             "minContains", "maxContains", "uniqueItems", "unevaluatedItems")
 
 _MAX_DISTRIBUTE = 64
+_DEFAULT_BASE = "https://formgate.invalid/root.json"
+# not {k: v} for a one-type bound k: (that type, the opposite keyword, integer shift or 0)
+_NEGATED_BOUND = {
+    "minimum": ("number", "exclusiveMaximum", 0), "maximum": ("number", "exclusiveMinimum", 0),
+    "exclusiveMinimum": ("number", "maximum", 0), "exclusiveMaximum": ("number", "minimum", 0),
+    "minLength": ("string", "maxLength", -1), "maxLength": ("string", "minLength", 1),
+    "minItems": ("array", "maxItems", -1), "maxItems": ("array", "minItems", 1),
+    "minProperties": ("object", "maxProperties", -1),
+    "maxProperties": ("object", "minProperties", 1),
+}
 
 
 def _esc_ptr(token: str) -> str:
@@ -415,6 +430,7 @@ class Converter:
             elif mc == 0 and "maxContains" not in s:
                 del s["contains"]
                 del s["minContains"]
+        s = self._rewrite_logic(s, pointer)
         for k in ("uniqueItems", "not", "if", "then", "else", "dependentSchemas",
                   "dependentRequired", "dependencies", "unevaluatedProperties",
                   "unevaluatedItems", "$dynamicRef", "$recursiveRef",
@@ -425,6 +441,159 @@ class Converter:
         if "$ref" in s and not isinstance(s["$ref"], str):
             raise SchemaError(f"'$ref' must be a string at {pointer or '/'}", pointer, "$ref")
         return s
+
+    # ------------------------------------------------------------------ not / if / dependencies
+
+    def _rewrite_logic(self, s: dict, pointer: str) -> dict:
+        """``not``, ``if``/``then``/``else``, ``dependentRequired``, ``dependentSchemas`` and
+        ``dependencies`` as ``allOf``/``anyOf`` conjuncts of positive schemas, where the negated
+        schema has an exact positive form (see :meth:`_negate`); otherwise left in place (and
+        then rejected as unsupported)."""
+        extra = []
+        if "not" in s:
+            neg = self._negate(s["not"], 0)
+            if neg is not None:
+                extra.append(neg)
+                s.pop("not")
+        if "if" in s:
+            cond = s["if"]
+            neg = self._negate(cond, 0)
+            if neg is not None:
+                extra.append({"anyOf": [{"allOf": [cond, s.get("then", True)]},
+                                        {"allOf": [neg, s.get("else", True)]}]})
+                for k in ("if", "then", "else"):
+                    s.pop(k, None)
+        deps = {}
+        for k in ("dependencies", "dependentRequired", "dependentSchemas"):
+            if isinstance(s.get(k), dict):
+                for name, d in s[k].items():
+                    deps.setdefault(name, []).append(d)
+        if deps:
+            for name, ds in deps.items():
+                then: list = []
+                for d in ds:
+                    if isinstance(d, list):
+                        then.append({"required": [name] + [x for x in d if x != name]})
+                    else:
+                        then.append({"allOf": [{"required": [name]}, d]})
+                # absent name, or a non-object (the keyword only applies to objects), or present
+                # with its dependencies satisfied
+                extra.append({"anyOf": [
+                    {"type": [t for t in TYPES if t != "object"]},
+                    {"type": "object", "properties": {name: False}},
+                    {"type": "object", "required": [name], "allOf": then},
+                ]})
+            for k in ("dependencies", "dependentRequired", "dependentSchemas"):
+                s.pop(k, None)
+        if extra:
+            s["allOf"] = list(s.get("allOf", [])) + extra
+        return s
+
+    def _negate(self, n: Any, depth: int) -> Any:
+        """A schema accepting exactly the values ``n`` rejects, or None when formgate has no
+        exact form for it (then ``not``/``if`` stay unsupported)."""
+        if depth > 8:
+            return None
+        if n is True or n == {}:
+            return False
+        if n is False:
+            return True
+        if not isinstance(n, dict):
+            return None
+        keys = [k for k in n if k not in ANNOTATIONS and k in HANDLED]
+        if "$ref" in keys:
+            if keys != ["$ref"]:
+                return None
+            try:
+                tgt, _, tbase = self._resolve(n["$ref"], self.root_base or _DEFAULT_BASE, "")
+            except SchemaError:
+                return None
+            if tbase != (self.root_base or _DEFAULT_BASE) and _contains_ref(tgt):
+                return None
+            return self._negate(tgt, depth + 1)
+        if any(k in keys for k in ("additionalProperties", "patternProperties", "prefixItems",
+                                   "additionalItems", "contains", "minContains",
+                                   "maxContains", "if", "then", "else", "unevaluatedItems",
+                                   "unevaluatedProperties", "dependentSchemas",
+                                   "dependentRequired", "dependencies", "propertyNames",
+                                   "uniqueItems", "oneOf", "multipleOf", "format",
+                                   "$dynamicRef", "$recursiveRef", "items")):
+            return None
+        if any(isinstance(n.get(k), bool) for k in ("exclusiveMinimum", "exclusiveMaximum")):
+            return None  # draft-4 flags modify minimum/maximum: not independent
+        # not (k1 and k2 ...) = (not k1) or (not k2) ...: the remaining keywords are independent
+        alts: list = []
+        non = lambda t: [x for x in TYPES if x not in t]  # noqa: E731
+        for k in keys:
+            v = n[k]
+            if k == "type":
+                t = _type_set(v)
+                if "number" in t:
+                    t = t | {"integer"}
+                elif "integer" in t:
+                    return None  # non-integer numbers have no type name
+                if non(t):
+                    alts.append({"type": non(t)})
+            elif k in ("enum", "const"):
+                vals = [v] if k == "const" else v
+                if not isinstance(vals, list) or not all(
+                        x is None or isinstance(x, (str, bool)) for x in vals):
+                    return None
+                strs_ = [x for x in vals if isinstance(x, str)]
+                rest = ["object", "array", "number", "integer"]
+                if None not in vals:
+                    rest.append("null")
+                alts.append({"type": rest})
+                bools = [b for b in (True, False) if not any(x is b for x in vals)]
+                if bools:
+                    alts.append({"enum": bools})
+                alts.append({"type": "string", NOT_IN: strs_} if strs_ else {"type": "string"})
+            elif k in _NEGATED_BOUND:
+                t, other, shift = _NEGATED_BOUND[k]
+                if shift:
+                    if isinstance(v, bool) or not isinstance(v, int):
+                        return None
+                    w = v + shift
+                    if w >= 0:
+                        alts.append({"type": t, other: w})
+                else:
+                    alts.append({"type": t, other: v})
+            elif k == "pattern":
+                alts.append({"type": "string", NOT_PATTERN: [v]})
+            elif k == NOT_PATTERN:
+                alts.extend({"type": "string", "pattern": p} for p in v)
+            elif k == NOT_IN:
+                alts.append({"type": "string", "enum": list(v)})
+            elif k == "required":
+                if v:
+                    alts.append({"type": "object",
+                                 "anyOf": [{"properties": {r: False}} for r in v]})
+            elif k == "properties":
+                for name, ps in v.items():
+                    nps = self._negate(ps, depth + 1)
+                    if nps is None:
+                        return None
+                    if nps is not False:
+                        alts.append({"type": "object", "required": [name],
+                                     "properties": {name: nps}})
+            elif k == "anyOf":
+                negs = [self._negate(b, depth + 1) for b in v]
+                if any(x is None for x in negs):
+                    return None
+                alts.append({"allOf": negs})
+            elif k == "allOf":
+                negs = [self._negate(b, depth + 1) for b in v]
+                if any(x is None for x in negs):
+                    return None
+                alts.extend(negs)
+            elif k == "not":
+                alts.append(v)
+            else:
+                return None
+        alts = [a for a in alts if a is not False]
+        if not alts:
+            return False
+        return alts[0] if len(alts) == 1 else {"anyOf": alts}
 
     # ------------------------------------------------------------------ main recursion
 
@@ -505,20 +674,23 @@ class Converter:
                 raise SchemaError(f"a schema must be an object or a boolean at {ptr or '/'}", ptr)
             cur = self._check_keywords(cur, ptr)
             rest = {k: v for k, v in cur.items() if k not in ("$ref", "allOf")}
+            # depth first, in document order (a stack: pushed in reverse): the schema's own
+            # keywords, then its $ref target, then its allOf branches -- merged properties keep
+            # that order, which is the output's property order
+            parts.append(rest)
+            if "allOf" in cur:
+                branches = cur["allOf"]
+                if not isinstance(branches, list) or not branches:
+                    raise SchemaError(f"'allOf' must be a non-empty array at {ptr or '/'}", ptr,
+                                      "allOf")
+                for i in range(len(branches) - 1, -1, -1):
+                    todo.append((branches[i], f"{ptr}/allOf/{i}", b, d + 1))
             if "$ref" in cur:
                 tgt, tptr, tbase = self._resolve(cur["$ref"], b, ptr)
                 if tbase != b and _contains_ref(tgt):
                     raise SchemaError(f"$ref {cur['$ref']!r} into another schema resource "
                                       f"combined with other keywords at {ptr or '/'}", ptr, "$ref")
                 todo.append((tgt, tptr, tbase, d + 1))
-            if "allOf" in cur:
-                branches = cur["allOf"]
-                if not isinstance(branches, list) or not branches:
-                    raise SchemaError(f"'allOf' must be a non-empty array at {ptr or '/'}", ptr,
-                                      "allOf")
-                for i, br in enumerate(branches):
-                    todo.append((br, f"{ptr}/allOf/{i}", b, d + 1))
-            parts.append(rest)
         merged: Any = True
         for p in parts:
             merged = self._merge(merged, p, pointer)
@@ -625,6 +797,8 @@ class Converter:
             return prod
         if k == "propertyNames":
             return {"allOf": [av, bv]}
+        if k in (NOT_PATTERN, NOT_IN):
+            return list(dict.fromkeys(list(av) + list(bv)))
         raise SchemaError(f"cannot merge two different '{k}' values in allOf at "
                           f"{pointer or '/'}", pointer, k)
 
@@ -773,6 +947,18 @@ class Converter:
         return self._validator
 
     def _is_valid(self, schema: Any, value: Any, pointer: str) -> bool:
+        if NOT_PATTERN in _canon(schema) or NOT_IN in _canon(schema):
+            if not isinstance(schema, dict) or any(
+                    NOT_PATTERN in _canon(v) or NOT_IN in _canon(v) for k, v in schema.items()
+                    if k not in (NOT_PATTERN, NOT_IN)):
+                raise SchemaError(f"cannot check enum/const values against a nested 'not' at "
+                                  f"{pointer or '/'}", pointer, "not")
+            if isinstance(value, str):
+                if value in schema.get(NOT_IN, ()):
+                    return False
+                if any(Dfa.from_pattern(p).matches(value) for p in schema.get(NOT_PATTERN, ())):
+                    return False
+            schema = {k: v for k, v in schema.items() if k not in (NOT_PATTERN, NOT_IN)}
         try:
             return bool(self._validator_for().evolve(schema=schema).is_valid(value))
         except Exception as e:  # unresolvable refs, bad regexes...
@@ -884,10 +1070,45 @@ class Converter:
                     s = dict(s, maxLength=rx.MAX_REPEAT)  # tighter: still exact-safe
                 else:
                     raise LimitError(f"minLength above {rx.MAX_REPEAT:,} at {pointer or '/'}")
-        body = strs.string_body(s, pointer, "json_char", "json_char_counted")
+        if NOT_PATTERN in s or NOT_IN in s:
+            return self._string_dfa(s, pointer)
+        try:
+            body = strs.string_body(s, pointer, "json_char", "json_char_counted")
+        except RegexError:
+            raise
+        except SchemaError as e:
+            if e.keyword not in ("pattern", "format"):
+                raise
+            try:  # pattern with lengths, pattern with format: intersect automata
+                return self._string_dfa(s, pointer)
+            except (SchemaError, LimitError):
+                raise e from None
         if body is None:
             return None
         return self.rule("string", f'"\\"" {body} "\\""' if body != '""' else '"\\"\\""')
+
+    def _string_dfa(self, s: dict, pointer: str) -> Optional[str]:
+        """A string schema as one automaton: pattern AND format AND lengths AND NOT the
+        negated patterns/values. Exact, but sized by the product of the automata."""
+        d = Dfa.from_strings([]).complement()
+        pattern, fmt = s.get("pattern"), s.get("format")
+        if isinstance(pattern, str):
+            d = d.intersect(Dfa.from_pattern(pattern))
+        if isinstance(fmt, str) and fmt in strs.FORMATS:
+            d = d.intersect(Dfa.from_pattern(strs.FORMATS[fmt], search=False))
+        elif isinstance(fmt, str) and fmt in strs.SPEC_FORMATS:
+            raise SchemaError(f"unsupported format {fmt!r} at {pointer or '/'}", pointer, "format")
+        for p in s.get(NOT_PATTERN, ()):
+            d = d.minus(Dfa.from_pattern(p))
+        if s.get(NOT_IN):
+            d = d.minus(Dfa.from_strings(s[NOT_IN]))
+        lo, hi = s.get("minLength", 0), s.get("maxLength")
+        if lo or hi is not None:
+            d = d.intersect(Dfa.lengths(int(lo), None if hi is None else int(hi)))
+        start = d.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
+        if start is None:
+            return None
+        return self.rule("string", f'"\\"" {start}')
 
     def _bounds(self, s: dict, pointer: str):
         lo = hi = None
