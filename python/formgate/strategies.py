@@ -59,7 +59,7 @@ def from_grammar(grammar: GrammarSource, *, max_bytes: int = 64) -> st.SearchStr
             choice = draw(st.integers(0, int(allowed.size)))
             byte = plan[0] if choice == 0 and plan else int(allowed[max(choice, 1) - 1])
             child = step(matcher, byte)
-            new_plan = replan(child, plan, max_bytes - len(out) - 1)
+            new_plan = replan(child, plan, max_bytes - len(out) - 1, prefer_short=True)
             if new_plan is None:
                 # The drawn byte leaves no room to finish: take the planned one instead.
                 if not plan:

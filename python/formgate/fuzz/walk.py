@@ -16,7 +16,8 @@ import numpy as np
 from formgate import _core
 from formgate.fuzz.acceptor import allowed_bytes, new_matcher, step
 from formgate.fuzz.errors import NoStringError
-from formgate.fuzz.search import DEFAULT_SEARCH_BUDGET, completion_within, shortest_completion
+from formgate.fuzz.search import (DEFAULT_SEARCH_BUDGET, completion_within, greedy_completion,
+                                  shortest_completion)
 from formgate.matcher import GrammarMatcher
 
 # A random step's re-planning search is kept small: on failure the walker simply follows its
@@ -47,15 +48,22 @@ def _stop_probability(length: int, max_bytes: int) -> float:
     return 0.15 + 0.85 * (length / max(max_bytes, 1)) ** 2
 
 
-def replan(child: GrammarMatcher, witness: bytes, limit: int) -> Optional[bytes]:
+def replan(child: GrammarMatcher, witness: bytes, limit: int,
+           prefer_short: bool = False) -> Optional[bytes]:
     """A completion for ``child`` of at most ``limit`` bytes: the old witness (or its tail)
-    often still works after a step inside a string or a number, which saves a search."""
+    often still works after a step inside a string or a number, and a greedy dive after
+    opening a structure; else a small search. ``prefer_short`` searches before diving."""
     for candidate in (witness, witness[1:]):
         if len(candidate) <= limit:
             probe = child.fork()
             if probe.accept_string(candidate) and probe.is_completed():
                 return candidate
-    return shortest_completion(child, limit, budget=_STEP_SEARCH_BUDGET).completion
+    def search() -> Optional[bytes]:
+        return shortest_completion(child, limit, budget=_STEP_SEARCH_BUDGET).completion
+
+    if prefer_short:
+        return search() or greedy_completion(child, limit)
+    return greedy_completion(child, limit) or search()
 
 
 def random_walk(compiled: _core.CompiledGrammar, max_bytes: int, rng: random.Random,
