@@ -37,8 +37,11 @@ fi
 
 SO="$(ls "$BUILD"/_core*.so)"
 rm -rf "$PKG"
-mkdir -p "$PKG/formgate"
-cp "$ROOT"/python/formgate/*.py "$PKG/formgate/"
+mkdir -p "$PKG"
+# The whole package (subpackages json_schema/, fuzz/ included), minus the normal extension.
+cp -r "$ROOT/python/formgate" "$PKG/formgate"
+rm -f "$PKG"/formgate/_core*.so
+find "$PKG" -name __pycache__ -prune -exec rm -rf {} +
 cp "$SO" "$PKG/formgate/"
 
 ASAN_LIB="$(gcc -print-file-name=libasan.so)"
@@ -50,6 +53,8 @@ done
 export PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# tests/adversarial scales its time bounds by this (the instrumented build is 3-5x slower).
+export FORMGATE_TIME_SCALE="${FORMGATE_TIME_SCALE:-5}"
 # Keep HF tokenizers from forking worker threads behind our back.
 export TOKENIZERS_PARALLELISM=false
 

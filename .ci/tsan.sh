@@ -37,8 +37,11 @@ fi
 
 SO="$(ls "$BUILD"/_core*.so)"
 rm -rf "$PKG"
-mkdir -p "$PKG/formgate"
-cp "$ROOT"/python/formgate/*.py "$PKG/formgate/"
+mkdir -p "$PKG"
+# The whole package (subpackages json_schema/, fuzz/ included), minus the normal extension.
+cp -r "$ROOT/python/formgate" "$PKG/formgate"
+rm -f "$PKG"/formgate/_core*.so
+find "$PKG" -name __pycache__ -prune -exec rm -rf {} +
 cp "$SO" "$PKG/formgate/"
 
 TSAN_LIB="$(gcc -print-file-name=libtsan.so)"

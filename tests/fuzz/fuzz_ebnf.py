@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from common import WrongAnswer, byte_compiler, main
+from fuzz_common import WrongAnswer, byte_compiler, main
 
 
 def one_input(data: bytes) -> None:

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from common import HERE, WrongAnswer, byte_compiler, main
+from fuzz_common import HERE, WrongAnswer, byte_compiler, main
 
 GRAMMARS = ["json", "arithmetic", "sql_select", "c_like", "json_compact"]
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from common import HERE, expected_errors
+from fuzz_common import HERE, expected_errors
 
 TARGETS = ["ebnf", "regex", "json_schema", "matcher"]
 
