@@ -9,6 +9,7 @@ ones rejected are counted per keyword and bounded.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import warnings
@@ -388,3 +389,135 @@ def test_suite_summary(capsys):
                      f"{c['valid']} {c['valid_rejected']} {c['invalid']}")
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# errors name the keyword and the JSON pointer
+
+@pytest.mark.parametrize("schema,pointer,keyword", [
+    ({"properties": {"a": {"type": 5}}}, "/properties/a", "type"),
+    ({"properties": {"a": {"properties": []}}}, "/properties/a", "properties"),
+    ({"items": {"enum": 3}}, "/items", "enum"),
+    ({"properties": {"a": {"minLength": -1}}}, "/properties/a", "minLength"),
+    ({"properties": {"a": {"$ref": "#/nope"}}}, "/properties/a", "$ref"),
+    ({"properties": {"a": {"pattern": "(?<=a)b"}}}, "/properties/a", "pattern"),
+    ({"$defs": {"x": {"not": {"multipleOf": 2}}}, "$ref": "#/$defs/x"}, "/$defs/x", "not"),
+    ({"properties": {"a": {"enum": [float("nan")]}}}, "/properties/a", None),
+    ({"items": {"prefixItems": [{"uniqueItems": True}]}}, "/items/prefixItems/0", "uniqueItems"),
+    ({"patternProperties": {"(": {}}}, "/patternProperties/(", "patternProperties"),
+])
+def test_errors_name_the_pointer(schema, pointer, keyword):
+    with pytest.raises(SchemaError) as ei:
+        json_schema_to_ebnf(schema)
+    assert ei.value.pointer == pointer, str(ei.value)
+    assert ei.value.keyword == keyword, str(ei.value)
+    assert pointer in str(ei.value)
+
+
+def test_malformed_schema_text():
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        json_schema_to_ebnf('{"type": ')
+    with pytest.raises(TypeError):
+        json_schema_to_ebnf(42)
+
+
+# ---------------------------------------------------------------------------------------------
+# automata against Python's re (ECMA and Python agree on these patterns for strings without
+# line terminators)
+
+DFA_PATTERNS = ["^[a-z]+$", "x-", "^x-.*", "a|b$", "^(foo|bar)[0-9]{2,3}$", "^$", "[^a-c]",
+                "^(ab)*c?$", "^[\\w.-]{2,4}$", "^\\d+(\\.\\d+)?$", "é+", "^.{3}$"]
+
+
+@functools.lru_cache(maxsize=None)
+def _dfa(p: str):
+    from formgate.json_schema.automaton import Dfa
+
+    return Dfa.from_pattern(p)
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(st.sampled_from(DFA_PATTERNS), st.sampled_from(DFA_PATTERNS),
+       st.lists(st.text(alphabet="abcfoxr-_.0123é", max_size=7), min_size=5, max_size=15))
+def test_automaton_matches_re(p, q, strings):
+    import re
+
+    dp, dq = _dfa(p), _dfa(q)
+    both, diff, comp = dp.intersect(dq), dp.minus(dq), dp.complement()
+    for s in strings:
+        # re.ASCII: ECMA-262's \w and \d are ASCII-only
+        a, b = bool(re.search(p, s, re.ASCII)), bool(re.search(q, s, re.ASCII))
+        assert dp.matches(s) == a, (p, s)
+        assert both.matches(s) == (a and b) and diff.matches(s) == (a and not b)
+        assert comp.matches(s) != a
+
+
+# ---------------------------------------------------------------------------------------------
+# random schemas built from the logical keywords: whatever formgate accepts, jsonschema accepts
+
+def _rand_leaf(r: random.Random):
+    return r.choice([
+        {"type": r.choice(["string", "integer", "number", "boolean", "null", "array"])},
+        {"type": "string", "pattern": r.choice(["^a", "b$", "^[ab]+$", "c"])},
+        {"type": "string", "maxLength": r.randint(0, 3)},
+        {"minimum": r.randint(-2, 2)}, {"maximum": r.randint(-2, 2)},
+        {"enum": r.sample(["a", "b", True, None, 0, 1], r.randint(1, 3))},
+        {"const": r.choice(["a", 1, None])},
+        {"type": "object", "required": r.sample(["a", "b"], r.randint(1, 2))},
+        {"properties": {"a": {"type": r.choice(["string", "integer"])}}},
+        {"type": "array", "maxItems": r.randint(0, 2)},
+    ])
+
+
+def _rand_schema(r: random.Random, depth: int = 0):
+    if depth > 2 or r.random() < 0.35:
+        return _rand_leaf(r)
+    kind = r.choice(["not", "anyOf", "allOf", "oneOf", "if", "props", "pp", "dep"])
+    sub = lambda: _rand_schema(r, depth + 1)  # noqa: E731
+    if kind == "not":
+        return {"not": sub()}
+    if kind in ("anyOf", "allOf", "oneOf"):
+        return {kind: [sub() for _ in range(r.randint(1, 3))]}
+    if kind == "if":
+        return {"if": sub(), "then": sub(), "else": sub()}
+    if kind == "props":
+        return {"type": "object", "properties": {"a": sub(), "b": sub()},
+                "additionalProperties": r.choice([True, False, sub()])}
+    if kind == "pp":
+        return {"type": "object", "patternProperties": {"^a": sub(), "b": sub()},
+                "additionalProperties": r.choice([True, False, sub()])}
+    return {"type": "object", "properties": {"a": {}, "b": {}},
+            "dependentRequired": {"a": ["b"]}, "dependentSchemas": {"b": sub()}}
+
+
+def _rand_value(r: random.Random, depth: int = 0):
+    opts = [None, True, False, 0, 1, -2, 2.5, "", "a", "ab", "ba", "abc", "c", "x"]
+    if depth < 2:
+        opts += ["list", "dict", "dict"]
+    v = r.choice(opts)
+    if v == "list":
+        return [_rand_value(r, depth + 1) for _ in range(r.randint(0, 3))]
+    if v == "dict":
+        keys = r.sample(["a", "b", "ab", "ba", "c"], r.randint(0, 3))
+        return {k: _rand_value(r, depth + 1) for k in keys}
+    return v
+
+
+def test_random_logic_schemas_never_accept_invalid():
+    r = random.Random(1234)
+    compiled = accepted = 0
+    for _ in range(120):
+        schema = _rand_schema(r)
+        try:
+            cg = compile_json_schema(COMPILER, schema, any_whitespace=False)
+        except formgate.GrammarError:  # unsupported, unsatisfiable or a limit
+            continue
+        compiled += 1
+        v = validator(schema)
+        for _ in range(25):
+            value = _rand_value(r)
+            text = json.dumps(value, separators=(",", ":"))
+            if accepts(cg, text):
+                accepted += 1
+                assert v.is_valid(value), (schema, text)
+    assert compiled >= 60 and accepted >= 100, (compiled, accepted)

@@ -17,6 +17,7 @@ from formgate import lark_grammar as _lark_grammar  # installs Grammar.from_lark
 from formgate import types
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
 from formgate.errors import GrammarError, LimitError
+from formgate.json_schema.errors import SchemaError
 from formgate.matcher import BatchGrammarMatcher, GrammarMatcher
 from formgate.tokenizer_info import TokenizerInfo
 
@@ -30,6 +31,7 @@ __all__ = [
     "GrammarError",
     "GrammarMatcher",
     "LimitError",
+    "SchemaError",
     "TokenizerInfo",
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",

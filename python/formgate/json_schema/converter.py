@@ -599,6 +599,15 @@ class Converter:
 
     def gen(self, s: Any, pointer: str, base: str, depth: int) -> Optional[str]:
         """EBNF expression for the values valid under schema ``s``, or None if there are none."""
+        try:
+            return self._gen(s, pointer, base, depth)
+        except SchemaError as e:
+            if not e.pointer and pointer:  # raised by a helper that did not know where it was
+                e.pointer = pointer
+                e.args = (f"{e.args[0]} at {pointer}",) + e.args[1:]
+            raise
+
+    def _gen(self, s: Any, pointer: str, base: str, depth: int) -> Optional[str]:
         self._tick(pointer)
         if depth > self.max_depth:
             raise LimitError(f"JSON schema nesting deeper than {self.max_depth} at "
