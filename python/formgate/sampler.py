@@ -17,7 +17,9 @@ class Sampler:
     """Greedy decoding when ``temperature == 0`` (the default), else sampling.
 
     ``top_k == 0`` and ``top_p == 1`` disable those filters; ``seed`` makes sampling
-    reproducible (a fresh ``torch.Generator`` per generation).
+    reproducible (``formgate.decode``: a fresh ``torch.Generator`` per generation;
+    ``formgate.generate``: ``torch.manual_seed(seed)`` before ``model.generate``, which
+    samples from torch's global generator).
 
     Example:
         >>> s = Sampler.coerce("greedy")
