@@ -162,8 +162,13 @@ def main() -> int:
     shared = results[0]
     batcher = formgate.BatchGrammarMatcher(args.cxx_threads)
     counts = [0] * args.threads
+    # Per thread, a digest of every filled mask: the run is replayed on one thread afterwards
+    # and must give the same masks (shared CompiledGrammar state must not leak between threads).
+    digests: list[list[int]] = [[] for _ in range(args.threads)]
 
-    def fill_worker(i: int, barrier: threading.Barrier) -> None:
+    def fill_worker(i: int, barrier: threading.Barrier, record: list[int] | None = None,
+                    filler: formgate.BatchGrammarMatcher = batcher) -> None:
+        record = digests[i] if record is None else record
         rng = random.Random(args.seed * 1000 + i)
         matchers = [formgate.GrammarMatcher(shared[g], max_rollback_tokens=rng.choice([-1, 4]))
                     for g in GRAMMARS for _ in range(args.matchers)]
@@ -174,7 +179,8 @@ def main() -> int:
         mask = np.zeros((2 * len(matchers), (info.vocab_size + 31) // 32), dtype=np.int32)
         barrier.wait()
         for step in range(args.steps):
-            batcher.batch_fill_next_token_bitmask(matchers, mask, rows)
+            filler.batch_fill_next_token_bitmask(matchers, mask, rows)
+            record.append(hash(mask.tobytes()))
             for k, m in enumerate(matchers):
                 allowed = allowed_tokens(mask[rows[k]], info.vocab_size)
                 if not allowed:
@@ -196,6 +202,15 @@ def main() -> int:
     run_threads(args.threads, fill_worker)
     print(f"tsan_smoke: {sum(counts)} tokens accepted on {args.threads} threads in "
           f"{time.time() - t0:.1f}s", flush=True)
+    for i in range(args.threads):
+        alone: list[int] = []
+        fill_worker(i, threading.Barrier(1), alone, formgate.BatchGrammarMatcher(1))
+        if alone != digests[i]:
+            step = next(k for k, (a, b) in enumerate(zip(alone, digests[i])) if a != b)
+            raise AssertionError(f"thread {i}: masks differ from a single-threaded replay from "
+                                 f"step {step} on")
+    print(f"tsan_smoke: masks identical to single-threaded replays on all {args.threads} "
+          "threads", flush=True)
     print("tsan_smoke: OK")
     return 0
 
