@@ -277,6 +277,13 @@ class AutomatonBuilder {
     };
     Dfa dfa;
     intern({in});
+    struct Event {
+      int pos;
+      int32_t to;
+      int delta;
+    };
+    std::vector<Event> events;
+    std::vector<int32_t> open;
     for (size_t d = 0; d < sets.size(); ++d) {
       Dfa::State st;
       std::vector<ByteEdge> edges;
@@ -286,20 +293,29 @@ class AutomatonBuilder {
         for (const ByteEdge& e : nfa.states[s].bytes) edges.push_back(e);
         for (const SymEdge& e : nfa.states[s].syms) by_sym[e.sym].push_back(e.to);
       }
-      std::vector<int> cuts;
+      // Sweep the byte axis once: an edge opens at lo and closes after hi; between two event
+      // positions the open edges' targets form one DFA transition. (Comparing every interval
+      // with every edge was quadratic for UTF-8 classes with many ranges.)
+      events.clear();
       for (const ByteEdge& e : edges) {
-        cuts.push_back(e.lo);
-        cuts.push_back(e.hi + 1);
+        events.push_back({e.lo, e.to, 1});
+        events.push_back({e.hi + 1, e.to, -1});
       }
-      std::sort(cuts.begin(), cuts.end());
-      cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-      for (size_t i = 0; i + 1 < cuts.size(); ++i) {
-        int lo = cuts[i], hi = cuts[i + 1] - 1;
-        std::vector<int32_t> targets;
-        for (const ByteEdge& e : edges) {
-          if (e.lo <= lo && hi <= e.hi) targets.push_back(e.to);
+      std::sort(events.begin(), events.end(),
+                [](const Event& x, const Event& y) { return x.pos < y.pos; });
+      open.clear();
+      for (size_t k = 0; k < events.size();) {
+        int pos = events[k].pos;
+        for (; k < events.size() && events[k].pos == pos; ++k) {
+          if (events[k].delta > 0) {
+            open.push_back(events[k].to);
+          } else {
+            open.erase(std::find(open.begin(), open.end(), events[k].to));
+          }
         }
-        if (targets.empty()) continue;
+        if (open.empty() || k == events.size()) continue;
+        int lo = pos, hi = events[k].pos - 1;
+        std::vector<int32_t> targets(open);
         std::sort(targets.begin(), targets.end());
         targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
         int32_t to = intern(std::move(targets));

@@ -44,6 +44,10 @@ class Automaton {
   int32_t Next(int32_t s, uint8_t byte) const {
     return next_[static_cast<size_t>(s) * num_classes_ + byte_class_[byte]];
   }
+  int32_t NumByteClasses() const { return num_classes_; }
+  int32_t NextByClass(int32_t s, int32_t byte_class) const {
+    return next_[static_cast<size_t>(s) * num_classes_ + byte_class];
+  }
   bool IsFinal(int32_t s) const { return final_[s]; }
   bool HasBytes(int32_t s) const { return has_bytes_[s]; }
   // Consumes bytes, calls nothing and cannot return: a step into it needs no closure.

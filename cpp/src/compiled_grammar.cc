@@ -6,11 +6,14 @@
 namespace formgate {
 
 CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer,
-                                 int threads)
+                                 bool precompute)
     : grammar_(std::move(grammar)), tokenizer_(std::move(tokenizer)) {
   automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(grammar_)));
-  masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_, threads);
+  masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_);
+  if (precompute) masks_->Precompute();
 }
+
+void CompiledGrammar::Precompute() const { masks_->Precompute(); }
 
 CompiledGrammar::~CompiledGrammar() = default;
 

@@ -57,12 +57,12 @@ GrammarCompiler::~GrammarCompiler() = default;
 
 std::shared_ptr<const CompiledGrammar> GrammarCompiler::Compile(const Grammar& grammar) const {
   if (cache_->limit == 0) {
-    return std::make_shared<const CompiledGrammar>(grammar, tokenizer_, max_threads_);
+    return std::make_shared<const CompiledGrammar>(grammar, tokenizer_);
   }
   // The printed grammar lists the root first, so equal keys mean equal languages and roots.
   std::string key = grammar.ToString();
   if (auto hit = cache_->Get(key)) return hit;
-  return cache_->Put(key, std::make_shared<const CompiledGrammar>(grammar, tokenizer_, max_threads_));
+  return cache_->Put(key, std::make_shared<const CompiledGrammar>(grammar, tokenizer_));
 }
 
 int64_t GrammarCompiler::CacheSizeBytes() const {

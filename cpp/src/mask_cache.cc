@@ -6,6 +6,8 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <functional>
 
 #include "pda_runner.h"
 #include "token_trie.h"
@@ -16,7 +18,8 @@ namespace {
 
 enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 
-// Classifies every text token for a stack [state] above an unknown caller.
+}  // namespace
+
 // Trie subtrees made only of bytes a state loops on. A stack whose top loops on byte set L
 // survives any token of L* (stepping keeps the same node), so such a subtree is accepted whole
 // without walking it; for string bodies, names and whitespace that is most of the vocabulary.
@@ -49,21 +52,64 @@ struct SelfLoops {
   }
 };
 
+// What a precheck from `state` depends on: the states reachable inside its rule (numbered in
+// discovery order, so copies of one piece of grammar inlined into different rules compare
+// equal), their byte edges, calls and finality, and the bytes that may follow the rule. Empty
+// when the state is not worth comparing (repetition bodies, large reachable parts).
+static std::vector<int32_t> PrecheckKey(const Automaton& a, int32_t state) {
+  constexpr size_t kMaxReachable = 64;
+  int32_t rule = a.StateRule(state);
+  if (a.RuleRepeat(rule) >= 0) return {};
+  std::vector<int32_t> order{state}, key;
+  auto index_of = [&](int32_t t) -> int32_t {
+    if (t < 0) return -1;
+    auto it = std::find(order.begin(), order.end(), t);
+    if (it != order.end()) return static_cast<int32_t>(it - order.begin());
+    order.push_back(t);
+    return static_cast<int32_t>(order.size()) - 1;
+  };
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order.size() > kMaxReachable) return {};
+    int32_t s = order[i];
+    key.push_back(a.IsFinal(s) ? -2 : -3);
+    for (int32_t c = 0; c < a.NumByteClasses(); ++c) key.push_back(index_of(a.NextByClass(s, c)));
+    for (const CallEdge* e = a.CallsBegin(s); e != a.CallsEnd(s); ++e) {
+      if (e->repeat >= 0) return {};
+      key.insert(key.end(), {-4, e->rule, index_of(e->ret)});
+    }
+  }
+  const ByteSet& follow = a.Follow(rule);
+  for (int w = 0; w < 256; w += 32) {
+    uint32_t bits = 0;
+    for (int b = 0; b < 32; ++b) bits |= static_cast<uint32_t>(follow[w + b]) << b;
+    key.push_back(static_cast<int32_t>(bits));
+  }
+  return key;
+}
+
+// Classifies every text token for a stack [state] above an unknown caller.
 class StatePrecheck {
  public:
-  StatePrecheck(const Automaton& a, const TokenTrie& trie, const SelfLoops& loops)
-      : a_(a), trie_(trie), loops_(loops), runner_(&a, &arena_) {
+  // canon[s]: an id shared by states whose prechecks are provably equal (see PrecheckKey), or -1.
+  StatePrecheck(const Automaton& a, const TokenTrie& trie, const SelfLoops& loops,
+                std::function<int32_t(int32_t)> canon)
+      : a_(a), trie_(trie), loops_(loops), canon_(std::move(canon)), runner_(&a, &arena_) {
     int32_t depth = trie.MaxDepth() + 1;
     levels_.resize(depth);
     pending_.resize(depth);
     marks_.resize(depth);
-    cls_.resize(trie.NumTokens());
   }
+
+  // Trie-position ranges [begin, end), ascending and disjoint, from the last Run.
+  using Ranges = std::vector<std::pair<int32_t, int32_t>>;
+  const Ranges& Accepted() const { return ranges_[kAccepted]; }
+  const Ranges& Uncertain() const { return ranges_[kUncertain]; }
 
   // `saturated`: the state sits right above its repetition's counter frame, with the minimum
   // reached and an unlimited budget (see MaskCache::ForStateSaturated).
-  const std::vector<uint8_t>& Run(int32_t state, bool saturated) {
-    std::fill(cls_.begin(), cls_.end(), kRejected);
+  void Run(int32_t state, bool saturated) {
+    ranges_[kAccepted].clear();
+    ranges_[kUncertain].clear();
     arena_.Clear();
     // Returning below the bottom rule is what makes a token uncertain; filter by what may
     // follow that rule. For a saturated precheck with a known continuation, the bottom rule is
@@ -87,7 +133,22 @@ class StatePrecheck {
     marks_[0] = arena_.Size();
     int32_t i = 1;
     const int32_t end = trie_.NumNodes();
+    // Subtrees below a first byte are memoised when the walk is then in one known state of the
+    // bottom rule: every copy of a string body that a token can enter after one byte (one per
+    // property-name exclusion rule, say) then shares one walk of the trie instead of ~80,000
+    // node visits each.
+    int32_t recording_end = -1;
+    uint64_t recording_key = 0;
+    size_t recording_from[3] = {0, 0, 0};
+    auto finish_recording = [&]() {
+      Memo& m = memo_[recording_key];
+      for (TokenClass c : {kAccepted, kUncertain}) {
+        m.ranges[c].assign(ranges_[c].begin() + recording_from[c], ranges_[c].end());
+      }
+      recording_end = -1;
+    };
     while (i < end) {
+      if (recording_end >= 0 && i >= recording_end) finish_recording();
       const TrieNode& node = trie_.Node(i);
       int32_t d = node.depth;
       const Frontier& up = levels_[d - 1];
@@ -109,6 +170,26 @@ class StatePrecheck {
       runner_.Step(up, node.byte, &here);
       pending_[d] = pending;
       marks_[d] = arena_.Size();
+      if (d == 1 && !pending && !saturated && here.tops.size() == 1 &&
+          arena_[here.tops[0]].parent == kUnknownParent && a_.HasBytes(arena_[here.tops[0]].state) &&
+          canon_(arena_[here.tops[0]].state) >= 0) {
+        uint64_t key = (static_cast<uint64_t>(canon_(arena_[here.tops[0]].state)) << 33) |
+                       (static_cast<uint64_t>(i) << 1) | (here.escaped ? 1u : 0u);
+        auto hit = memo_.find(key);
+        if (hit != memo_.end()) {
+          for (TokenClass c : {kAccepted, kUncertain}) {
+            for (auto [b, e] : hit->second.ranges[c]) Fill(b, e, c);
+          }
+          i = node.subtree_end;
+          continue;
+        }
+        recording_key = key;
+        recording_end = node.subtree_end;
+        for (TokenClass c : {kAccepted, kUncertain}) {
+          recording_from[c] = ranges_[c].size();
+          no_merge_[c] = true;
+        }
+      }
       bool accepted = !here.tops.empty() || here.escaped;
       Fill(node.tok_begin, node.tok_end, accepted ? kAccepted : pending ? kUncertain : kRejected);
       if (here.tops.empty() && !here.escaped) {
@@ -119,7 +200,7 @@ class StatePrecheck {
         ++i;
       }
     }
-    return cls_;
+    if (recording_end >= 0) finish_recording();
   }
 
  private:
@@ -131,85 +212,141 @@ class StatePrecheck {
     return false;
   }
 
+  // The walk is in trie preorder, so ranges arrive in ascending position order.
   void Fill(int32_t begin, int32_t end, TokenClass c) {
-    if (c != kRejected) std::fill(cls_.begin() + begin, cls_.begin() + end, c);
+    if (c == kRejected || begin == end) return;
+    Ranges& r = ranges_[c];
+    if (!r.empty() && r.back().second == begin && !no_merge_[c]) {
+      r.back().second = end;
+    } else {
+      r.push_back({begin, end});
+    }
+    no_merge_[c] = false;
   }
 
   const Automaton& a_;
   const TokenTrie& trie_;
   const SelfLoops& loops_;
+  std::function<int32_t(int32_t)> canon_;
   StackArena arena_;
   PdaRunner runner_;
   std::vector<Frontier> levels_;
   std::vector<uint8_t> pending_;
   std::vector<size_t> marks_;
-  std::vector<uint8_t> cls_;
+  Ranges ranges_[3];
+  bool no_merge_[3] = {false, false, false};  // the next range starts a memoised slice
+  struct Memo {
+    Ranges ranges[3];
+  };
+  std::unordered_map<uint64_t, Memo> memo_;
 };
 
-}  // namespace
-
-MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads) {
-  const TokenTrie& trie = tok.Trie();
-  int32_t vocab_size = tok.VocabSize();
-  int32_t n_words = (vocab_size + 31) / 32;
-  const std::vector<int32_t>& universe = trie.IdsAscending();
+MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok) : a_(&a), tok_(&tok) {
+  int32_t n_words = (tok.VocabSize() + 31) / 32;
   text_bits_.assign(n_words, 0);
-  for (int32_t id : universe) SetBit(text_bits_.data(), id);
+  for (int32_t id : tok.Trie().IdsAscending()) SetBit(text_bits_.data(), id);
+  int32_t n = a.NumStates();
+  plain_.reset(new std::atomic<const StateMasks*>[n]);
+  saturated_.reset(new std::atomic<const StateMasks*>[n]);
+  for (int32_t s = 0; s < n; ++s) {
+    plain_[s].store(nullptr, std::memory_order_relaxed);
+    saturated_[s].store(nullptr, std::memory_order_relaxed);
+  }
+  canon_.assign(n, -2);
+}
 
-  index_.assign(a.NumStates(), -1);
-  saturated_index_.assign(a.NumStates(), -1);
-  std::vector<std::pair<int32_t, bool>> jobs;  // (state, saturated)
-  for (int32_t s = 0; s < a.NumStates(); ++s) {
-    if (!a.HasBytes(s)) continue;
-    index_[s] = static_cast<int32_t>(jobs.size());
-    jobs.push_back({s, false});
-    if (a.RuleRepeat(a.StateRule(s)) >= 0) {
-      saturated_index_[s] = static_cast<int32_t>(jobs.size());
-      jobs.push_back({s, true});
+MaskCache::~MaskCache() = default;
+
+int32_t MaskCache::CanonLocked(int32_t s) const {
+  if (canon_[s] == -2) {
+    std::vector<int32_t> key = PrecheckKey(*a_, s);
+    if (key.empty()) {
+      canon_[s] = -1;
+    } else {
+      auto it = canon_ids_.emplace(std::move(key), static_cast<int32_t>(by_canon_.size())).first;
+      if (it->second == static_cast<int32_t>(by_canon_.size())) by_canon_.push_back(nullptr);
+      canon_[s] = it->second;
     }
   }
-  const SelfLoops loops(a, trie);
-  masks_.resize(jobs.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto worker = [&]() {
-    try {
-      StatePrecheck precheck(a, trie, loops);
-      for (size_t k = next++; k < jobs.size(); k = next++) {
-        const std::vector<uint8_t>& cls = precheck.Run(jobs[k].first, jobs[k].second);
-        std::vector<int32_t> accepted;
-        StateMasks& m = masks_[k];
-        for (int32_t q = 0; q < trie.NumTokens(); ++q) {
-          if (cls[q] == kAccepted) {
-            accepted.push_back(trie.TokenAt(q));
-          } else if (cls[q] == kUncertain) {
-            m.uncertain.push_back(q);
-          }
-        }
-        std::sort(accepted.begin(), accepted.end());
-        m.accepted = TokenSet(std::move(accepted), static_cast<int32_t>(universe.size()),
-                              universe, vocab_size);
-        m.uncertain.shrink_to_fit();
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
-      next = jobs.size();
+  return canon_[s];
+}
+
+const StateMasks* MaskCache::Compute(int32_t s, bool saturated) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ComputeLocked(s, saturated);
+}
+
+const StateMasks* MaskCache::ComputeLocked(int32_t s, bool saturated) const {
+  std::atomic<const StateMasks*>& slot = saturated ? saturated_[s] : plain_[s];
+  if (const StateMasks* done = slot.load(std::memory_order_acquire)) return done;
+  int32_t canon = saturated ? -1 : CanonLocked(s);
+  if (canon >= 0 && by_canon_[canon]) {
+    slot.store(by_canon_[canon], std::memory_order_release);
+    return by_canon_[canon];
+  }
+  const TokenTrie& trie = tok_->Trie();
+  if (!precheck_) {
+    loops_ = std::make_unique<SelfLoops>(*a_, trie);
+    precheck_ = std::make_unique<StatePrecheck>(*a_, trie, *loops_,
+                                                [this](int32_t x) { return CanonLocked(x); });
+  }
+  precheck_->Run(s, saturated);
+  StateMasks& m = store_.emplace_back();
+  for (auto [b, e] : precheck_->Uncertain()) {
+    for (int32_t q = b; q < e; ++q) m.uncertain.push_back(q);
+  }
+  // Materialise the accepted ids from whichever side is smaller: the accepted ranges, or the
+  // gaps between them (string-like states accept nearly every token).
+  const int32_t num_tokens = trie.NumTokens();
+  int32_t members = 0;
+  for (auto [b, e] : precheck_->Accepted()) members += e - b;
+  std::vector<uint32_t> bits;
+  if (members <= num_tokens - members) {
+    bits.assign(text_bits_.size(), 0);
+    for (auto [b, e] : precheck_->Accepted()) {
+      for (int32_t q = b; q < e; ++q) SetBit(bits.data(), trie.TokenAt(q));
     }
-  };
-  int n_threads = std::max(1, std::min<int>(threads, static_cast<int>(jobs.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  } else {
+    bits = text_bits_;
+    int32_t q = 0;
+    auto clear_to = [&](int32_t end) {
+      for (; q < end; ++q) {
+        int32_t id = trie.TokenAt(q);
+        bits[id >> 5] &= ~(1u << (id & 31));
+      }
+    };
+    for (auto [b, e] : precheck_->Accepted()) {
+      clear_to(b);
+      q = e;
+    }
+    clear_to(num_tokens);
+  }
+  m.accepted = TokenSet::FromBits(std::move(bits), members, text_bits_.data(), num_tokens);
+  m.uncertain.shrink_to_fit();
+  bytes_ += sizeof(StateMasks) + m.accepted.MemoryBytes() + m.uncertain.capacity() * 4;
+  if (canon >= 0) by_canon_[canon] = &m;
+  slot.store(&m, std::memory_order_release);
+  return &m;
+}
+
+void MaskCache::Precompute() const {
+  // The walks share one memo, so they run one at a time.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int32_t s = 0; s < a_->NumStates(); ++s) {
+    if (!a_->HasBytes(s)) continue;
+    ComputeLocked(s, false);
+    if (HasSaturated(s)) ComputeLocked(s, true);
+  }
 }
 
 size_t MaskCache::MemoryBytes() const {
-  size_t n = index_.size() * 4 + text_bits_.size() * 4;
-  for (const StateMasks& m : masks_) n += m.accepted.MemoryBytes() + m.uncertain.capacity() * 4;
-  return n;
+  std::lock_guard<std::mutex> lock(mu_);
+  return text_bits_.size() * 4 + static_cast<size_t>(a_->NumStates()) * 20 + bytes_;
+}
+
+int32_t MaskCache::NumComputed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int32_t>(store_.size());
 }
 
 }  // namespace formgate

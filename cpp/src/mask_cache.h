@@ -13,7 +13,12 @@
 #ifndef FORMGATE_MASK_CACHE_H_
 #define FORMGATE_MASK_CACHE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -28,32 +33,74 @@ struct StateMasks {
   std::vector<int32_t> uncertain;  // sorted trie positions (TokenTrie::TokenAt)
 };
 
+class StatePrecheck;
+struct SelfLoops;
+
+struct PrecheckKeyHash {
+  size_t operator()(const std::vector<int32_t>& v) const {
+    size_t h = v.size();
+    for (int32_t x : v) h = h * 1000003u ^ static_cast<size_t>(static_cast<uint32_t>(x));
+    return h;
+  }
+};
+
+// Prechecks are computed lazily, the first time a matcher needs a state, and shared: states
+// whose prechecks are provably equal (the same reachable part of their rule and the same
+// bytes after it; typically copies of one inlined piece of grammar) get one StateMasks, and a
+// walk below a first byte that ends in such a state is memoised for every later precheck.
+// Compiling a grammar therefore costs no trie walk at all; Precompute() does them all up front
+// for callers who want every mask to be fast from the first step.
+//
+// Thread-safe: lookups of computed entries are lock-free; computing one takes a mutex.
 class MaskCache {
  public:
-  MaskCache() = default;
-  // Uses up to `threads` worker threads (states are independent).
-  MaskCache(const Automaton& a, const TokenizerInfo& tok, int threads);
+  MaskCache(const Automaton& a, const TokenizerInfo& tok);
+  ~MaskCache();
 
   // nullptr for states that consume no byte.
   const StateMasks* ForState(int32_t s) const {
-    return index_[s] < 0 ? nullptr : &masks_[index_[s]];
+    if (!a_->HasBytes(s)) return nullptr;
+    const StateMasks* m = plain_[s].load(std::memory_order_acquire);
+    return m ? m : Compute(s, false);
   }
   // For states of a counted repetition's body: the sets when the counter frame right below has
   // reached its minimum and has budget for any token (kSaturatedCounter). A matcher may use them
   // for a frame with `remaining` iterations left if it re-checks accepted tokens longer than
   // `remaining` bytes (each non-empty iteration consumes a byte). nullptr if not applicable.
   const StateMasks* ForStateSaturated(int32_t s) const {
-    return saturated_index_[s] < 0 ? nullptr : &masks_[saturated_index_[s]];
+    if (!HasSaturated(s)) return nullptr;
+    const StateMasks* m = saturated_[s].load(std::memory_order_acquire);
+    return m ? m : Compute(s, true);
   }
+  bool HasSaturated(int32_t s) const {
+    return a_->HasBytes(s) && a_->RuleRepeat(a_->StateRule(s)) >= 0;
+  }
+  // Computes every precheck now.
+  void Precompute() const;
 
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;
+  int32_t NumComputed() const;
 
  private:
-  std::vector<int32_t> index_;
-  std::vector<int32_t> saturated_index_;
-  std::vector<StateMasks> masks_;
+  const StateMasks* Compute(int32_t s, bool saturated) const;
+  const StateMasks* ComputeLocked(int32_t s, bool saturated) const;
+  int32_t CanonLocked(int32_t s) const;
+
+  const Automaton* a_;
+  const TokenizerInfo* tok_;
   std::vector<uint32_t> text_bits_;  // bitset of every text token (complement sets' universe)
+  std::unique_ptr<std::atomic<const StateMasks*>[]> plain_;
+  std::unique_ptr<std::atomic<const StateMasks*>[]> saturated_;
+
+  mutable std::mutex mu_;  // guards everything below
+  mutable std::deque<StateMasks> store_;
+  mutable std::vector<int32_t> canon_;  // per state: shared-precheck id, -1 none, -2 unknown
+  mutable std::unordered_map<std::vector<int32_t>, int32_t, PrecheckKeyHash> canon_ids_;
+  mutable std::vector<const StateMasks*> by_canon_;
+  mutable std::unique_ptr<SelfLoops> loops_;
+  mutable std::unique_ptr<StatePrecheck> precheck_;
+  mutable size_t bytes_ = 0;
 };
 
 }  // namespace formgate

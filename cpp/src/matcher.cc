@@ -163,7 +163,7 @@ class MatcherState {
   // saturated precheck; the budget is the number of iterations left.
   std::tuple<int32_t, bool, int32_t> Classify(int32_t top) const {
     const StackNode& n = arena[top];
-    if (n.parent >= 0 && masks->ForStateSaturated(n.state)) {
+    if (n.parent >= 0 && masks->HasSaturated(n.state)) {
       const StackNode& f = arena[n.parent];
       if (f.repeat >= 0 && f.repeat == a->RuleRepeat(a->StateRule(n.state))) {
         const RepeatInfo& rep = a->Repeat(f.repeat);

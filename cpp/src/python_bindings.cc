@@ -140,7 +140,16 @@ Example:
                              [](const CompiledGrammar& c) {
                                return std::const_pointer_cast<TokenizerInfo>(c.Tokenizer());
                              })
-      .def_property_readonly("memory_size_bytes", &CompiledGrammar::MemoryBytes)
+      .def_property_readonly("memory_size_bytes", &CompiledGrammar::MemoryBytes,
+                             "Bytes held now; grows as matchers reach new automaton states.")
+      .def(
+          "precompute",
+          [](const CompiledGrammar& c) {
+            py::gil_scoped_release release;
+            c.Precompute();
+          },
+          "Compute every state's token precheck now (otherwise each is computed the first time "
+          "a matcher reaches its state), so that no later mask pays for one.")
       .def_property_readonly(
           "stats",
           [](const CompiledGrammar& c) {
@@ -153,6 +162,7 @@ Example:
             d["scannable_states"] = scannable;
             d["automaton_bytes"] = a.MemoryBytes();
             d["mask_cache_bytes"] = c.Masks().MemoryBytes();
+            d["prechecks_computed"] = c.Masks().NumComputed();
             return d;
           },
           "Sizes of the compiled automaton and mask cache.")

@@ -4,25 +4,32 @@
 
 namespace formgate {
 
-TokenSet::TokenSet(std::vector<int32_t> ids, int32_t universe_count,
-                   const std::vector<int32_t>& universe, int32_t vocab_size) {
-  size_t n_words = (static_cast<size_t>(vocab_size) + 31) / 32;
-  size_t members = ids.size();
-  size_t outsiders = static_cast<size_t>(universe_count) - members;
-  if (members <= n_words && members <= outsiders) {
-    kind_ = kList;
-    ids_ = std::move(ids);
+TokenSet TokenSet::FromBits(std::vector<uint32_t> bits, int32_t members,
+                            const uint32_t* universe_bits, int32_t universe_count) {
+  TokenSet set;
+  size_t n_words = bits.size();
+  size_t outsiders = static_cast<size_t>(universe_count - members);
+  auto extract = [&](bool complement) {
+    set.ids_.reserve(complement ? outsiders : static_cast<size_t>(members));
+    for (size_t w = 0; w < n_words; ++w) {
+      uint32_t x = complement ? universe_bits[w] & ~bits[w] : bits[w];
+      while (x) {
+        set.ids_.push_back(static_cast<int32_t>(w * 32 + __builtin_ctz(x)));
+        x &= x - 1;
+      }
+    }
+  };
+  if (static_cast<size_t>(members) <= n_words && static_cast<size_t>(members) <= outsiders) {
+    set.kind_ = kList;
+    extract(false);
   } else if (outsiders <= n_words) {
-    kind_ = kComplement;
-    ids_.reserve(outsiders);
-    std::set_difference(universe.begin(), universe.end(), ids.begin(), ids.end(),
-                        std::back_inserter(ids_));
+    set.kind_ = kComplement;
+    extract(true);
   } else {
-    kind_ = kBitset;
-    bits_.assign(n_words, 0);
-    for (int32_t id : ids) SetBit(bits_.data(), id);
+    set.kind_ = kBitset;
+    set.bits_ = std::move(bits);
   }
-  ids_.shrink_to_fit();
+  return set;
 }
 
 void TokenSet::OrInto(uint32_t* words, const uint32_t* universe_bits, int32_t n_words) const {

@@ -12,10 +12,10 @@ namespace formgate {
 class TokenSet {
  public:
   TokenSet() = default;
-  // `ids`: the members (sorted); `universe`: every id that could be a member (sorted), as a
-  // bitset of vocab_size bits.
-  TokenSet(std::vector<int32_t> ids, int32_t universe_count, const std::vector<int32_t>& universe,
-           int32_t vocab_size);
+  // `bits`: the members as a bitset of vocab_size bits, `members` of them, all inside
+  // `universe_bits` (which holds `universe_count` ids). Costs O(words + size of the chosen form).
+  static TokenSet FromBits(std::vector<uint32_t> bits, int32_t members,
+                           const uint32_t* universe_bits, int32_t universe_count);
 
   // words |= set. `universe_bits` is the bitset of the universe (used by the complement form).
   void OrInto(uint32_t* words, const uint32_t* universe_bits, int32_t n_words) const;

@@ -18,14 +18,19 @@ class MaskCache;
 
 class CompiledGrammar {
  public:
-  CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer, int threads);
+  // Token prechecks are computed lazily, per automaton state, the first time a matcher needs
+  // them (see mask_cache.h); `precompute` (or Precompute()) does them all now instead.
+  CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer,
+                  bool precompute = false);
   ~CompiledGrammar();
 
   const Grammar& GetGrammar() const { return grammar_; }
   const std::shared_ptr<const TokenizerInfo>& Tokenizer() const { return tokenizer_; }
   const Automaton& GetAutomaton() const { return *automaton_; }
   const MaskCache& Masks() const { return *masks_; }
+  // Grows as prechecks are computed.
   size_t MemoryBytes() const;
+  void Precompute() const;
 
  private:
   Grammar grammar_;

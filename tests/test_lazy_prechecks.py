@@ -1,0 +1,99 @@
+"""Token prechecks are computed lazily and shared between equivalent states: the masks must not
+depend on when (or on which thread) a precheck was computed, nor on which state computed a
+shared one first."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+from conftest import SHIPPED_GRAMMARS, SMALL_TOKENIZERS, grammar_text, tokenizer_info
+
+import formgate
+from formgate.testing import bitmask_to_bool
+
+# Several copies of one string body (inlined into different rules) plus a counted repetition:
+# the shapes that share prechecks and memoised subtree walks.
+SHARED_PIECES = r'''
+root ::= "{" ( k1 | k2 | k3 ) ":" v "}"
+k1 ::= "\"a" [^"\\]* "\""
+k2 ::= "\"b" [^"\\]* "\""
+k3 ::= "\"" [^"\\ab] [^"\\]{0,40} "\""
+v ::= "\"" [^"\\]* "\"" | [0-9]{1,12} | "[" v ("," v)* "]"
+'''
+
+
+def walk_masks(compiled: formgate.CompiledGrammar, seed: int, steps: int = 40) -> list:
+    """Masks along one random walk (choosing among allowed tokens with `seed`)."""
+    info = compiled.tokenizer_info
+    rng = random.Random(seed)
+    m = formgate.GrammarMatcher(compiled)
+    bm = formgate.allocate_token_bitmask(1, info.vocab_size)
+    out = []
+    for _ in range(steps):
+        m.fill_next_token_bitmask(bm)
+        allowed = np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
+        out.append(allowed)
+        text_ids = [t for t in allowed if t not in info.stop_token_ids]
+        if not text_ids:
+            break
+        assert m.accept_token(int(rng.choice(text_ids)))
+    return out
+
+
+@pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
+@pytest.mark.parametrize("grammar", SHIPPED_GRAMMARS + ["shared_pieces"])
+def test_lazy_equals_precomputed(grammar: str, tokenizer: str) -> None:
+    info = tokenizer_info(tokenizer)
+    text = SHARED_PIECES if grammar == "shared_pieces" else grammar_text(grammar)
+    compiler = formgate.GrammarCompiler(info, cache_enabled=False)
+    lazy = compiler.compile_grammar(text)
+    assert lazy.stats["prechecks_computed"] == 0
+    eager = compiler.compile_grammar(text)
+    eager.precompute()
+    assert eager.stats["prechecks_computed"] > 0
+    for seed in range(3):
+        a, b = walk_masks(lazy, seed), walk_masks(eager, seed)
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    # Equivalent states share one precheck: fewer computed than scannable states.
+    assert eager.stats["prechecks_computed"] <= eager.stats["scannable_states"] + 64
+
+
+@pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
+def test_concurrent_first_use_matches_single_thread(tokenizer: str) -> None:
+    info = tokenizer_info(tokenizer)
+    compiler = formgate.GrammarCompiler(info, cache_enabled=False)
+    expected = {seed: walk_masks(compiler.compile_grammar(SHARED_PIECES), seed)
+                for seed in range(8)}
+    shared = compiler.compile_grammar(SHARED_PIECES)  # fresh: nothing computed yet
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def run(seed: int) -> None:
+        try:
+            results[seed] = walk_masks(shared, seed)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for seed, masks in expected.items():
+        assert len(results[seed]) == len(masks)
+        for x, y in zip(results[seed], masks):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_memory_grows_with_use() -> None:
+    info = tokenizer_info("tokenizer_bpe_small")
+    compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(SHARED_PIECES)
+    before = compiled.memory_size_bytes
+    walk_masks(compiled, 0)
+    assert compiled.memory_size_bytes > before
