@@ -1,7 +1,7 @@
 """Reliability of formgate on generated and adversarial input: crashes, hangs and wrong
 answers against independent oracles. Writes bench/results/robustness.md.
 
-    python bench/robustness.py                    # default counts (about 10 minutes on 2 cores)
+    python bench/robustness.py                    # default counts (about 6 minutes on 2 cores)
     python bench/robustness.py --scale 0.2        # a quick look
     python bench/robustness.py --atheris 60       # also run tests/fuzz/run_fuzz.py, 60 s/target
 
@@ -41,8 +41,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from common import markdown_table, shared_dir, write_results  # noqa: E402
 
-DEFAULT_COUNTS = {"grammars": 400, "fuzz-generate": 200, "regexes": 3000, "schemas": 0,
-                  "matcher": 1500}
+DEFAULT_COUNTS = {"grammars": 2000, "fuzz-generate": 1000, "regexes": 5000, "schemas": 0,
+                  "matcher": 10000}
 SUITE = shared_dir() / "json-schema-test-suite" / "tests" / "draft2020-12"
 
 
