@@ -43,8 +43,6 @@ from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(common.repo_root() / "python"))
 
 import formgate  # noqa: E402
@@ -194,8 +192,9 @@ def kl_table(results: dict[str, list[dict[str, Any]]], shown: list[int]) -> str:
             curve = median_curve(runs, method, kind)
             rows.append([name if method == "gcd" and kind == "next" else "", label]
                         + [fmt(curve[points.index(p)]) if p in points else "" for p in shown])
-        rows.append(["", f"(K={len(exact.target)} outputs; seed 1: Z={exact.Z:.3g}, GCD "
-                     f"success {exact.gcd_success:.3f})"] + [""] * len(shown))
+        note = (f"(K={len(exact.target)} outputs; seed 1: Z={exact.Z:.3g}, GCD "
+                f"success {exact.gcd_success:.3f})")
+        rows.append(["", note] + [""] * len(shown))
     header = ["problem", "KL(Q || .), median over seeds"] + [f"t={p}" for p in shown]
     return md(rows, header)
 
@@ -284,7 +283,7 @@ def smollm2(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str] | None
         warm_s = per_sample_seconds(sampler, 100, args.smol_timed)
     stats = sampler.stats()
     rows = [["SmolLM2-135M, numbers 1-20", f"{1e3 * gcd_s:.1f}", f"{1e3 * cold_s:.1f}",
-             f"{1e3 * warm_s:.2f}", f"{warm_s / gcd_s:.3f}", str(stats["lm_calls"]),
+             f"{1e3 * warm_s:.2f}", f"{warm_s / gcd_s:.1e}", str(stats["lm_calls"]),
              str(stats["samples"])]]
     cost = md(rows, ["task", "GCD ms/sample",
                                         f"ASAp ms/sample, first {args.smol_timed}",
@@ -343,7 +342,10 @@ def main() -> int:
         ("Per-sample cost, tabular LM (bookkeeping dominates)", cost + (
             "\n\nASAp warm: the trie already holds the problem's prefixes, so a sample makes "
             "no LM call; GCD makes one per token (HashLM: a hash and 16 normals). The "
-            "memoised column removes GCD's LM cost, leaving mask + bookkeeping on both sides.")),
+            "memoised column removes GCD's LM cost, leaving mask + bookkeeping on both sides. "
+            f"{FRESH[0]!r} is the worst case for ASAp: no warm-up helps (every prefix is new, so "
+            "it expands a node, fills a mask and calls the LM at every step, like GCD, plus its "
+            "trie work); the memo never hits there either.")),
     ]
     if smol is not None:
         sections.append(("Per-sample cost and target, SmolLM2-135M-Instruct (CPU)", smol[1] + (

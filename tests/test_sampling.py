@@ -417,7 +417,7 @@ def test_regex_and_json_schema_grammars():
 
 
 def test_bad_arguments_raise_clear_errors():
-    compiled, max_new, lm = problem("skewed")
+    compiled, _, lm = problem("skewed")
     with pytest.raises(ValueError, match="mode"):
         ASApSampler(lm, None, compiled, PROMPT, mode="greedy")
     with pytest.raises(ValueError, match="temperature"):
