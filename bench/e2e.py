@@ -470,7 +470,7 @@ def main() -> int:
     print(kernel_table)
     elapsed = time.perf_counter() - start
     device_name = (torch.cuda.get_device_name() if device == "cuda"
-                   else common.machine_info().get("cpu_model", "CPU"))
+                   else common.machine_info().get("cpu", "CPU"))
     setup = "\n".join([
         f"- Device: {device} ({device_name}); torch threads {torch.get_num_threads()}",
         f"- Steps per run: {steps} (median step time; the first step after prefill and a "

@@ -247,3 +247,50 @@ def test_cuda_backends_equal_reference(backend, dtype, batch, vocab, pad, subset
         on_gpu, mask.cuda(), indices, None)
     (triton_apply if backend == "triton" else torch_apply).apply(rows2d, mask2d, rows, covered)
     assert torch.equal(on_gpu.cpu().view(torch.uint8), expected_cpu.view(torch.uint8))
+
+
+# ---------------------------------------------------------------------- Triton kernel on the CPU
+
+_INTERPRETED_KERNEL_CHECK = r"""
+import sys
+sys.path[:0] = [TESTS, PACKAGE]
+import formgate
+from formgate.kernels import triton_apply
+from test_bitmask import assert_matches, random_case, reference
+cases = 0
+for dtype in ("float32", "float16", "bfloat16"):
+    for batch, vocab, pad, subset, vocab_size in [
+        (1, 100, 0, False, None), (3, 5000, 37, True, None), (2, 4100, 5000, False, 4090),
+        (4, 31, 1, True, None), (2, 8192, 0, False, 0),
+    ]:
+        logits, mask = random_case(batch * 7 + vocab, batch, vocab, pad, dtype, 0.3)
+        indices = list(range(batch))[::-2] if subset else None
+        if indices is not None:
+            mask = mask[: len(indices)]
+        expected = reference(logits, mask, indices, vocab_size)
+        args = formgate.bitmask._check_apply_args(logits, mask, indices, vocab_size)
+        triton_apply.apply(*args)
+        assert_matches(logits, expected)
+        cases += 1
+print("checked", cases)
+"""
+
+
+@pytest.mark.skipif(not triton_apply.available(), reason="triton not importable")
+def test_triton_kernel_in_the_interpreter_equals_reference():
+    """The Triton kernel's logic, run by Triton's CPU interpreter (TRITON_INTERPRET=1, set
+    before triton is imported, hence a subprocess): padding columns, vocab_size cut inside a
+    word, row subsets, all three dtypes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parent)
+    package = str(Path(formgate.__file__).resolve().parents[1])
+    code = f"TESTS, PACKAGE = {tests!r}, {package!r}\n" + _INTERPRETED_KERNEL_CHECK
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "checked 15" in proc.stdout
