@@ -235,7 +235,7 @@ class LogitsProcessor(transformers.LogitsProcessor):
         self.prompt_length: int | None = None
         self.stats = ProcessorStats()
         self._bitmask: torch.Tensor | None = None
-        self._last_ids: torch.Tensor | None = None
+        self._last_ids: np.ndarray | None = None
         self._finished: list[bool] = []
 
     # ------------------------------------------------------------------ state
@@ -274,25 +274,24 @@ class LogitsProcessor(transformers.LogitsProcessor):
         if self._bitmask is None or self._bitmask.shape[0] < batch:
             self._bitmask = allocate_token_bitmask(batch, self.vocab_size)
 
-    def _continues(self, input_ids: torch.Tensor) -> bool:
-        """Whether ``input_ids`` extends the previous call's rows by one token each.
+    def _continues(self, ids: np.ndarray) -> bool:
+        """Whether ``ids`` extends the previous call's rows by one token each (numpy: this runs
+        every step, and torch's per-op overhead was most of the processor's accept time).
 
         Raises ValueError when the rows look like the previous ones reordered (beam search)."""
         last = self._last_ids
         if last is None or not self.matchers:
             return False
-        if input_ids.shape[0] != last.shape[0] or input_ids.shape[1] != last.shape[1] + 1:
+        if ids.shape[0] != last.shape[0] or ids.shape[1] != last.shape[1] + 1:
             return False
-        prefix = input_ids[:, :-1]
-        same = (prefix == last).all(dim=1)
-        if bool(same.all()):
+        prefix = ids[:, :-1]
+        same = (prefix == last).all(axis=1)
+        if same.all():
             return True
         # Rows that continue some *other* previous row: beams were reordered.
-        moved = [
-            i for i in torch.nonzero(~same).flatten().tolist()
-            if bool((last == prefix[i]).all(dim=1).any())
-        ]
-        if moved and len(moved) == int((~same).sum()):
+        changed = np.flatnonzero(~same).tolist()
+        moved = [i for i in changed if (last == prefix[i]).all(axis=1).any()]
+        if moved and len(moved) == len(changed):
             raise ValueError(
                 "input_ids rows were reordered between steps (rows "
                 f"{moved} continue other rows): beam search and other row-reordering decoding "
@@ -312,11 +311,12 @@ class LogitsProcessor(transformers.LogitsProcessor):
                 f"expected input_ids (batch, seq) and scores (batch, vocab), got "
                 f"{tuple(ids.shape)} and {tuple(scores.shape)}"
             )
-        if self._continues(ids):
-            self._accept_last(ids[:, -1].tolist())
+        array = ids.numpy()
+        if self._continues(array):
+            self._accept_last(array[:, -1].tolist())
         else:
             self._start(ids)
-        self._last_ids = ids.clone()
+        self._last_ids = array.copy()
         accepted = time.perf_counter()
 
         batch = ids.shape[0]
