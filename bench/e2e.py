@@ -238,7 +238,7 @@ def run_loop(model: Any, runner: Any, info: Any, tok: Any, batch: int, steps: in
 
 
 def bench_model(name: str, device: str, batches: list[int], steps: int, compile_loop: bool,
-                notes: list[str]) -> tuple[list[Row], str]:
+                notes: list[str], deadline: float) -> tuple[list[Row], str]:
     import torch
 
     import formgate
@@ -260,6 +260,9 @@ def bench_model(name: str, device: str, batches: list[int], steps: int, compile_
     rows: list[Row] = []
     for batch in batches:
         def record(variant: str, fn: Any) -> None:
+            if time.perf_counter() > deadline:
+                notes.append(f"{name} batch {batch} {variant}: skipped, time budget spent")
+                return
             try:
                 fn(4)  # warm-up: lazy init, compilation, CUDA graph capture
                 result = fn(steps)
@@ -414,6 +417,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: steady timings on a shared CPU)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny model, 8 steps")
+    parser.add_argument("--time-budget", type=float, default=420.0,
+                        help="seconds after which remaining model runs are skipped (noted), "
+                        "so a run with slow compilation still ends in time (default 420)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "e2e.md"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -428,6 +434,9 @@ def main() -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
+    # One static graph per batch size (CUDA graphs want fixed shapes), not a dynamic-shape
+    # recompilation on the second batch size.
+    torch._dynamo.config.automatic_dynamic_shapes = False
     if args.quick:
         models, batches, steps = ["tiny"], [1, 4], 8
     elif device == "cuda":
@@ -447,7 +456,8 @@ def main() -> int:
     described = []
     for name in models:
         print(f"model {name} on {device}", flush=True)
-        rows, desc = bench_model(name, device, batches, steps, not args.no_compile, notes)
+        rows, desc = bench_model(name, device, batches, steps, not args.no_compile, notes,
+                                 start + args.time_budget)
         all_rows += rows
         described.append(f"- `{name}`: {desc}")
     print("bitmask kernels", flush=True)
