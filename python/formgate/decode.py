@@ -334,7 +334,7 @@ class _Loop:
                 finished = matcher.is_terminated()
                 feed = [token]
                 if self.jump is not None and not finished:
-                    step = self.jump.extend(matcher, token)
+                    step = self.jump.extend(matcher, token, context=self.out[i])
                     if len(step.tokens) <= self._jump_room(i):
                         feed = step.tokens
                         self.forced[i] += step.forced

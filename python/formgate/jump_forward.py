@@ -10,10 +10,11 @@ generates those bytes itself, under the mask. When only a stop token (or nothing
 the whole forced text is committed.
 
 So a forced segment never introduces a token boundary that the tokenizer would merge, e.g.
-after ``{"`` it commits ``{"name":`` as the tokenizer splits it, not byte by byte. Limits: the
-probes look one token ahead, so a merge that depends on text beyond it is not seen; the token
-sampled before the forced bytes is re-tokenized (and may be replaced), earlier ones are not
-(they are already in the KV cache); the tokenizer must round-trip the text (byte-level BPE
+after ``{"`` it commits ``{"name":`` as the tokenizer splits it, not byte by byte. The last few
+tokens before the sampled one are tokenized along as context: when the forced text would change
+their boundaries (they are already in the KV cache), nothing is committed. Limits: the probes
+look one token ahead, so a merge that depends on text beyond it is not seen; context further
+back than three tokens is not looked at; the tokenizer must round-trip the text (byte-level BPE
 does; a SentencePiece tokenizer that adds a word-start marker does not, and then nothing is
 committed: decoding proceeds one token at a time).
 """
@@ -33,6 +34,7 @@ from formgate.tokenizer_info import TokenizerInfo
 __all__ = ["JumpForward", "JumpStep"]
 
 MAX_PROBES = 24
+CONTEXT_TOKENS = 3
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,17 @@ class JumpForward:
         """A JumpForward that re-tokenizes with ``tokenizer.encode`` (no special tokens)."""
         return cls(tokenizer_info, lambda text: tokenizer.encode(text, add_special_tokens=False))
 
-    def extend(self, matcher: GrammarMatcher, last_token: int | None) -> JumpStep:
+    def extend(self, matcher: GrammarMatcher, last_token: int | None,
+               context: Sequence[int] = ()) -> JumpStep:
         """Advance ``matcher`` over the forced bytes and return the tokens to feed.
 
         ``matcher`` has already accepted ``last_token`` (the token just sampled, not yet fed to
-        the model), or ``last_token`` is None at the start of a generation. On return the
-        matcher has accepted exactly ``JumpStep.tokens`` instead (it is rolled back by one
-        token when ``last_token`` is replaced, so it needs rollback history).
+        the model), or ``last_token`` is None at the start of a generation. ``context``: the
+        tokens generated before ``last_token`` (the last few are used): the tokenizer may put
+        the sampled token in one pre-token chunk with them (``" -"`` then ``"\""`` in Qwen2),
+        so they are tokenized along and must keep their boundaries, else nothing is committed.
+        On return the matcher has accepted exactly ``JumpStep.tokens`` instead (it is rolled
+        back by one token when ``last_token`` is replaced, so it needs rollback history).
         """
         keep = JumpStep([] if last_token is None else [last_token])
         if matcher.is_terminated():
@@ -121,7 +127,8 @@ class JumpForward:
             text = text_bytes.decode("utf-8")
         except UnicodeDecodeError:  # a character split across the boundary: cannot re-encode
             return keep
-        tokens = self._stable_prefix(matcher, text, text_bytes, forced)
+        tokens = self._stable_prefix(matcher, self._context(context, text), text, text_bytes,
+                                     forced)
         if len(tokens) <= len(keep.tokens) and tokens == keep.tokens[: len(tokens)]:
             return keep  # nothing gained over feeding the sampled token alone
         if not tokens:
@@ -142,15 +149,31 @@ class JumpForward:
 
     # ------------------------------------------------------------------ internals
 
-    def _stable_prefix(self, matcher: GrammarMatcher, text: str, text_bytes: bytes,
-                       forced: bytes) -> list[int]:
-        """The tokens of ``text`` whose boundaries no allowed continuation moves."""
+    def _context(self, context: Sequence[int], text: str) -> tuple[list[int], str]:
+        """The last context tokens (at most CONTEXT_TOKENS) and their text, or none when their
+        bytes do not form whole characters."""
+        ids = [t for t in context[-CONTEXT_TOKENS:] if 0 <= t < len(self._vocab)]
+        while ids:
+            try:
+                return ids, b"".join(self._vocab[t] for t in ids).decode("utf-8")
+            except UnicodeDecodeError:
+                ids = ids[1:]
+        return [], ""
+
+    def _stable_prefix(self, matcher: GrammarMatcher, context: tuple[list[int], str],
+                       text: str, text_bytes: bytes, forced: bytes) -> list[int]:
+        """The tokens of ``text`` whose boundaries no allowed continuation moves (and that
+        leave the context tokens as they are)."""
         probes = self._probes(matcher, forced)
         if not probes:
             return []
+        context_ids, context_text = context
         common: list[int] | None = None
         for probe in probes:
-            ids = list(self.encode(text + probe))
+            ids = list(self.encode(context_text + text + probe))
+            if ids[: len(context_ids)] != context_ids:
+                return []  # the text would merge into the context: cannot stay canonical
+            ids = ids[len(context_ids):]
             if common is None:
                 common = ids
             else:
