@@ -455,6 +455,8 @@ def run_engine(engine: str, files: list[str], args, sink: Path) -> None:
     elif sink.exists():
         sink.unlink()
     todo = [f for f in files if os.path.basename(f) not in done]
+    # shuffled, so that the schemas done when a long run is stopped are a random subset
+    random.Random(args.seed).shuffle(todo)
     print(f"{engine}: {len(todo)} schemas to run ({len(done)} already recorded)", flush=True)
     if not todo:
         return
@@ -717,9 +719,9 @@ def report(args, files: list[str], engines: list[str]) -> None:
     names = [os.path.basename(f) for f in files]
     recs = load_records(Path(args.records), engines, files)
     missing = {e: len(set(names) - set(rs)) for e, rs in recs.items()}
-    names = [n for n in names if all(n in rs for rs in recs.values())]
-    own = {e: [n for n in names if passes(rs[n])] for e, rs in recs.items()}
-    common_pass = [n for n in names if all(passes(rs[n]) for rs in recs.values())]
+    missing = {e: m for e, m in missing.items() if m}
+    own = {e: [n for n in names if n in rs and passes(rs[n])] for e, rs in recs.items()}
+    common_pass = [n for n in names if all(n in rs and passes(rs[n]) for rs in recs.values())]
     floor = memset_floor(128256)
     floor_us = floor["timed"]["p50"]
 
@@ -739,8 +741,10 @@ def report(args, files: list[str], engines: list[str]) -> None:
         f"is off. TBM: one mask fill in µs, masks of valid instances only; TTFM: compile + "
         f"matcher + first mask in ms. Load average at report time: {load} (the box is shared; "
         f"tails move with it).")
-    if any(missing.values()):
-        setup += f" Records missing (schemas left out of every table): {missing}."
+    if missing:
+        setup += (f" **Incomplete:** {missing} schemas of the selection have no record for "
+                  f"these engines (run stopped); their rows cover fewer schemas (`schemas` "
+                  f"column), and the common-pass tables only schemas every engine ran.")
     sections.append(("Setup", setup))
     sections.append(("Coverage and correctness", correctness_table(recs, names) + "\n\n"
                      "*passing*: compiled, every valid instance accepted and every invalid one "
@@ -748,6 +752,13 @@ def report(args, files: list[str], engines: list[str]) -> None:
                      "the masks phase mean the instances did not finish in the limit."))
     sections.append((f"Speed over the {len(common_pass)} schemas every engine passes",
                      speed_table(recs, {e: common_pass for e in recs}, floor_us)))
+    complete = [e for e in recs if e not in missing]
+    if missing and len(complete) >= 2:
+        sub = {e: recs[e] for e in complete}
+        cp = [n for n in names if all(n in rs and passes(rs[n]) for rs in sub.values())]
+        sections.append((f"Speed over the {len(cp)} schemas {', '.join(complete)} all pass "
+                         f"(the engines with complete records)",
+                         speed_table(sub, {e: cp for e in sub}, floor_us)))
     sections.append(("Speed over each engine's own passing schemas",
                      speed_table(recs, own, floor_us)))
     sections.append(("Memory", memory_table(recs, names) + "\n\n"
@@ -772,8 +783,8 @@ def report(args, files: list[str], engines: list[str]) -> None:
     bad = []
     for e, rs in recs.items():
         for n in names:
-            r = rs[n]
-            if r["status"] == "ok" and (r["invalid_accepted"] or r["valid_rejected"]):
+            r = rs.get(n, {})
+            if r.get("status") == "ok" and (r["invalid_accepted"] or r["valid_rejected"]):
                 bad.append(f"- {e}: `{n}`: {r['invalid_accepted']} invalid accepted, "
                            f"{r['valid_rejected']} valid rejected"
                            + (f"; e.g. `{r['invalid_accepted_list'][0]['text'][:100]}`"
@@ -784,9 +795,9 @@ def report(args, files: list[str], engines: list[str]) -> None:
         "shared 2-core machine (XGrammar and Outlines spend up to the time limit on some "
         "schemas); this file is a seeded random sample. Rerun with `--sample 0` for all.",
         "Timings are comparable only within this file.",
-    ]
+    ] + list(args.note or [])
     for e in recs:
-        crashes = [n for n in names if recs[e][n]["status"] == "crash"]
+        crashes = [n for n in names if recs[e].get(n, {}).get("status") == "crash"]
         if crashes:
             notes.append(f"{e} crashed on: " + ", ".join(f"`{c}`" for c in crashes[:10]))
     sections.append(("Notes", "\n".join(f"- {x}" for x in notes)))
@@ -820,6 +831,7 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="keep existing records and run only the schemas they lack")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--note", action="append", help="a line for the Notes section")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "maskbench.md"))
     args = ap.parse_args()
     args.command = common.command_line()
