@@ -4,8 +4,8 @@ step instead of sampling them one by one, without breaking canonical tokenizatio
 The forced bytes are re-tokenized together with the token just sampled (not yet fed to the
 model), and only the *stable prefix* is committed: the tokens that the tokenizer produces
 whatever comes next. "Whatever comes next" is probed with the continuations the grammar allows
-after the forced bytes (one allowed token per distinct first byte; the empty string when the
-grammar may end there); a token boundary that any probe moves is not committed, and the model
+after the forced bytes (the longest allowed token per distinct pair of first bytes; the empty
+string when the grammar may end there); a token boundary that any probe moves is not committed, and the model
 generates those bytes itself, under the mask. When only a stop token (or nothing) can follow,
 the whole forced text is committed.
 
@@ -33,7 +33,7 @@ from formgate.tokenizer_info import TokenizerInfo
 
 __all__ = ["JumpForward", "JumpStep"]
 
-MAX_PROBES = 24
+MAX_PROBES = 64
 CONTEXT_TOKENS = 3
 
 
@@ -62,6 +62,8 @@ class JumpForward:
         tokenizer_info: the vocabulary the grammars were compiled for.
         encode: text to token ids without special tokens, e.g.
             ``lambda s: tokenizer.encode(s, add_special_tokens=False)``.
+        encode_batch: the same for a list of texts (one call per jump; default: ``encode``
+            on each). :meth:`from_huggingface` sets both.
 
     Example:
         >>> import formgate
@@ -83,25 +85,38 @@ class JumpForward:
         ([4], True, True)
     """
 
-    def __init__(self, tokenizer_info: TokenizerInfo, encode: Callable[[str], Sequence[int]]):
+    def __init__(
+        self,
+        tokenizer_info: TokenizerInfo,
+        encode: Callable[[str], Sequence[int]],
+        encode_batch: Callable[[list[str]], Sequence[Sequence[int]]] | None = None,
+    ):
         self.info = tokenizer_info
         self.encode = encode
+        self.encode_batch = encode_batch or (lambda texts: [encode(t) for t in texts])
         self._vocab: list[bytes] = list(tokenizer_info.decoded_vocab)
         self._special = set(tokenizer_info.special_token_ids) | set(
             tokenizer_info.stop_token_ids)
         self._bitmask = allocate_token_bitmask(1, tokenizer_info.vocab_size)
-        # Per token: its first byte when it can serve as a probe (not special, non-empty, valid
-        # UTF-8), else -1.
-        first = np.full(tokenizer_info.vocab_size, -1, dtype=np.int16)
+        # Per token usable as a probe (not special, non-empty, valid UTF-8): a key made of its
+        # first two bytes (probes are grouped by it), else -1; and its length.
+        key = np.full(tokenizer_info.vocab_size, -1, dtype=np.int32)
+        length = np.zeros(tokenizer_info.vocab_size, dtype=np.int32)
         for tid, data in enumerate(self._vocab):
             if data and tid not in self._special and _is_utf8(data):
-                first[tid] = data[0]
-        self._first_byte = first
+                key[tid] = data[0] * 257 + (data[1] + 1 if len(data) > 1 else 0)
+                length[tid] = len(data)
+        self._probe_key = key
+        self._length = length
 
     @classmethod
     def from_huggingface(cls, tokenizer: Any, tokenizer_info: TokenizerInfo) -> "JumpForward":
         """A JumpForward that re-tokenizes with ``tokenizer.encode`` (no special tokens)."""
-        return cls(tokenizer_info, lambda text: tokenizer.encode(text, add_special_tokens=False))
+        return cls(
+            tokenizer_info,
+            lambda text: tokenizer.encode(text, add_special_tokens=False),
+            lambda texts: tokenizer(texts, add_special_tokens=False)["input_ids"],
+        )
 
     def extend(self, matcher: GrammarMatcher, last_token: int | None,
                context: Sequence[int] = ()) -> JumpStep:
@@ -169,8 +184,8 @@ class JumpForward:
             return []
         context_ids, context_text = context
         common: list[int] | None = None
-        for probe in probes:
-            ids = list(self.encode(context_text + text + probe))
+        for ids in self.encode_batch([context_text + text + probe for probe in probes]):
+            ids = list(ids)
             if ids[: len(context_ids)] != context_ids:
                 return []  # the text would merge into the context: cannot stay canonical
             ids = ids[len(context_ids):]
@@ -194,8 +209,10 @@ class JumpForward:
         return out
 
     def _probes(self, matcher: GrammarMatcher, forced: bytes) -> list[str]:
-        """Continuations the grammar allows after ``forced``: "" if it may stop there, and one
-        allowed token per distinct first byte (valid UTF-8 ones)."""
+        """Continuations the grammar allows after ``forced``: "" if it may stop there, and for
+        each distinct pair of first two bytes the longest allowed token (valid UTF-8 ones):
+        long tokens show merges that depend on more than the next character ("  \n" merges
+        with a following "    \n" but not with " the")."""
         ahead = matcher.fork()
         if not ahead.accept_string(forced):
             return []
@@ -205,9 +222,11 @@ class JumpForward:
         probes: list[str] = []
         if allowed.size == 0 or any(_allows(self._bitmask, t) for t in self.info.stop_token_ids):
             probes.append("")  # the text may end here (nothing at all can follow: it must)
-        candidates = allowed[self._first_byte[allowed] >= 0]
-        _, first_index = np.unique(self._first_byte[candidates], return_index=True)
-        for tid in candidates[first_index][:MAX_PROBES]:
+        candidates = allowed[self._probe_key[allowed] >= 0]
+        keys = self._probe_key[candidates]
+        order = np.lexsort((-self._length[candidates], keys))  # by key, longest first
+        _, first = np.unique(keys[order], return_index=True)
+        for tid in candidates[order][first][:MAX_PROBES]:
             probes.append(self._vocab[int(tid)].decode("utf-8"))
         return probes
 
