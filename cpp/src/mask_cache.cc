@@ -56,28 +56,47 @@ struct SelfLoops {
 // discovery order, so copies of one piece of grammar inlined into different rules compare
 // equal), their byte edges, calls and finality, and the bytes that may follow the rule. Empty
 // when the state is not worth comparing (repetition bodies, large reachable parts).
-static std::vector<int32_t> PrecheckKey(const Automaton& a, int32_t state) {
+static std::vector<int32_t> PrecheckKey(const Automaton& a, int32_t state,
+                                        std::vector<int32_t>* index) {
   constexpr size_t kMaxReachable = 64;
   int32_t rule = a.StateRule(state);
   if (a.RuleRepeat(rule) >= 0) return {};
   std::vector<int32_t> order{state}, key;
+  (*index)[state] = 0;
+  // `index` maps states to their discovery number and is all -1 again when this returns.
   auto index_of = [&](int32_t t) -> int32_t {
-    if (t < 0) return -1;
-    auto it = std::find(order.begin(), order.end(), t);
-    if (it != order.end()) return static_cast<int32_t>(it - order.begin());
-    order.push_back(t);
-    return static_cast<int32_t>(order.size()) - 1;
+    if ((*index)[t] < 0) {
+      (*index)[t] = static_cast<int32_t>(order.size());
+      order.push_back(t);
+    }
+    return (*index)[t];
   };
-  for (size_t i = 0; i < order.size(); ++i) {
-    if (order.size() > kMaxReachable) return {};
+  bool too_big = false;
+  for (size_t i = 0; i < order.size() && !too_big; ++i) {
+    if (order.size() > kMaxReachable) {
+      too_big = true;
+      break;
+    }
     int32_t s = order[i];
     key.push_back(a.IsFinal(s) ? -2 : -3);
-    for (int32_t c = 0; c < a.NumByteClasses(); ++c) key.push_back(index_of(a.NextByClass(s, c)));
+    // Runs of byte classes with the same target, as (first class, target).
+    int32_t prev = -2;
+    for (int32_t c = 0; c < a.NumByteClasses(); ++c) {
+      int32_t t = a.NextByClass(s, c);
+      int32_t idx = t < 0 ? -1 : index_of(t);
+      if (idx != prev) key.insert(key.end(), {c, idx});
+      prev = idx;
+    }
     for (const CallEdge* e = a.CallsBegin(s); e != a.CallsEnd(s); ++e) {
-      if (e->repeat >= 0) return {};
+      if (e->repeat >= 0) {
+        too_big = true;
+        break;
+      }
       key.insert(key.end(), {-4, e->rule, index_of(e->ret)});
     }
   }
+  for (int32_t t : order) (*index)[t] = -1;
+  if (too_big) return {};
   const ByteSet& follow = a.Follow(rule);
   for (int w = 0; w < 256; w += 32) {
     uint32_t bits = 0;
@@ -259,7 +278,8 @@ MaskCache::~MaskCache() = default;
 
 int32_t MaskCache::CanonLocked(int32_t s) const {
   if (canon_[s] == -2) {
-    std::vector<int32_t> key = PrecheckKey(*a_, s);
+    if (key_index_.empty()) key_index_.assign(a_->NumStates(), -1);
+    std::vector<int32_t> key = PrecheckKey(*a_, s, &key_index_);
     if (key.empty()) {
       canon_[s] = -1;
     } else {

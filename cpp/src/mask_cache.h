@@ -98,6 +98,7 @@ class MaskCache {
   mutable std::vector<int32_t> canon_;  // per state: shared-precheck id, -1 none, -2 unknown
   mutable std::unordered_map<std::vector<int32_t>, int32_t, PrecheckKeyHash> canon_ids_;
   mutable std::vector<const StateMasks*> by_canon_;
+  mutable std::vector<int32_t> key_index_;  // scratch for PrecheckKey
   mutable std::unique_ptr<SelfLoops> loops_;
   mutable std::unique_ptr<StatePrecheck> precheck_;
   mutable size_t bytes_ = 0;
