@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import re
@@ -186,6 +187,7 @@ class Converter:
         self.body_names: dict[str, str] = {}
         self.ref_rules: dict[str, str] = {}
         self.names_used: set[str] = {"ws", "root"}
+        self._name_next: dict[str, int] = {}
         self.ids: dict[str, str] = {}  # absolute URI (no fragment) -> pointer
         self.anchors: dict[str, str] = {}  # absolute URI with fragment -> pointer
         root_id = self.root.get("$id", "") if isinstance(self.root, dict) else ""
@@ -206,10 +208,13 @@ class Converter:
             base = "r_" + base
         if base == "root":
             base = "root_"
-        name, i = base, 1
+        # per-base counter: probing from 1 each time is quadratic with thousands of rules
+        i = self._name_next.get(base, 1)
+        name = base if i == 1 else f"{base}_{i}"
         while name in self.names_used:
             i += 1
             name = f"{base}_{i}"
+        self._name_next[base] = i + 1
         self.names_used.add(name)
         return name
 
@@ -1114,7 +1119,7 @@ class Converter:
         lo, hi = s.get("minLength", 0), s.get("maxLength")
         if lo or hi is not None:
             d = d.intersect(Dfa.lengths(int(lo), None if hi is None else int(hi)))
-        start = d.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
+        start = d.to_ebnf(self._name, self._define, _encode_class, '"\\""')
         if start is None:
             return None
         return self.rule("string", f'"\\"" {start}')
@@ -1376,7 +1381,7 @@ class Converter:
             v = self.gen(sch, vptr, base, depth + 1)
             if v is None:
                 continue
-            key = keys.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
+            key = keys.to_ebnf(self._name, self._define, _encode_class, '"\\""')
             members.append(f'"\\"" {key} {self.key_sep} {v}')
         if not members:
             return None
@@ -1424,7 +1429,7 @@ class Converter:
             cache = self._excl_cache = {}
         if memo_key in cache:
             return cache[memo_key]
-        any_c = self.rule("key_char", rx.json_encode_class(rx.ANY))
+        any_c = self.rule("key_char", _encode_class(rx.ANY))
         trie: dict = {}
         for name in declared:
             node = trie
@@ -1438,12 +1443,12 @@ class Converter:
                 alts.append('"\\""')
             kids = [c for c in node if c]
             if kids:
-                other = rx.json_encode_class(rx.complement(rx.chars("".join(kids))))
+                other = _encode_class(rx.complement(rx.chars("".join(kids))))
                 if other:
                     alts.append(f'{other} {any_c}* "\\""')
                 for c in sorted(kids):
                     sub = build(node[c])
-                    alts.append(f"{rx.json_encode_class(rx.chars(c))} {sub}")
+                    alts.append(f"{_encode_class(rx.chars(c))} {sub}")
             else:
                 alts.append(f'{any_c}+ "\\""')
             return self.rule("xkey", " | ".join(alts))
@@ -1587,6 +1592,13 @@ class Converter:
             return None
         w = f"{self.ws} " if self.ws else ""
         return self.rule("array", f'"[" {w}{nxt}')
+
+
+@functools.lru_cache(maxsize=4096)
+def _encode_class(rs: tuple) -> Optional[str]:
+    """``regex.json_encode_class``, memoised: key tries and automata ask for the same
+    (large, complemented) classes thousands of times."""
+    return rx.json_encode_class(rs)
 
 
 def _q(lo: int, hi: Optional[int]) -> str:
