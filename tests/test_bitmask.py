@@ -165,6 +165,20 @@ def test_allocate_shape_and_default() -> None:
     assert bool((m == -1).all())
 
 
+@pytest.mark.parametrize("order", [[2, 0], [0, 2], [1]])
+def test_xgrammar_indices_convention(order) -> None:
+    """A bitmask with one row per logits row: indices pick rows, and row r masks row r."""
+    batch, vocab = 3, 70
+    gen = torch.Generator().manual_seed(len(order))
+    mask = torch.randint(-2**31, 2**31 - 1, (batch, 3), dtype=torch.int32, generator=gen)
+    logits = torch.randn(batch, vocab, generator=gen)
+    expected = logits.numpy().astype(np.float64)
+    for r in order:
+        expected[r] = reference(logits[r : r + 1], mask[r : r + 1], None, None)[0]
+    formgate.apply_token_bitmask_inplace(logits, mask, indices=order)
+    np.testing.assert_array_equal(logits.numpy().astype(np.float64), expected)
+
+
 @pytest.mark.parametrize(
     "logits,mask,kwargs,match",
     [
@@ -177,7 +191,7 @@ def test_allocate_shape_and_default() -> None:
          "outside"),
         (torch.zeros(2, 64), torch.zeros(2, 2, dtype=torch.int32), {"indices": [1, 1]},
          "repeated"),
-        (torch.zeros(2, 64), torch.zeros(2, 2, dtype=torch.int32), {"indices": [1]},
+        (torch.zeros(3, 64), torch.zeros(2, 2, dtype=torch.int32), {"indices": [1]},
          "entries"),
         (torch.zeros(2, 64), np.zeros((2, 2), dtype=np.int32), {}, "torch tensors"),
     ],

@@ -82,9 +82,12 @@ def apply_token_bitmask_inplace(
     or a GPU. ``bitmask``: int32, (rows, words) or (words,); on another device than ``logits``
     it is copied (non-blocking when pinned). Columns from ``32 * words`` on (a padded
     vocabulary) are masked, and so are columns from ``vocab_size`` on when it is given.
-    ``indices``: bitmask row i applies to logits row ``indices[i]`` (mixed batches where only
-    some rows are constrained); the other rows are untouched. Without it the bitmask must have
-    one row per logits row.
+    ``indices``: only these logits rows are masked, the others are untouched (mixed batches
+    where only some rows are constrained). As in XGrammar, when the bitmask has one row per
+    logits row, row r of the bitmask applies to row r of the logits; a bitmask with exactly
+    ``len(indices)`` rows (and a different number of rows than the logits) is compact: its row
+    i applies to logits row ``indices[i]``. Without ``indices`` the bitmask must have one row
+    per logits row.
 
     Backends (:func:`formgate.kernels.backend_name`): CPU tensors use the core's C++ loop when
     the extension provides it, else numpy; CUDA tensors a Triton kernel when ``triton`` imports,
@@ -151,13 +154,18 @@ def _check_apply_args(
             )
         return rows_logits, bitmask, None, covered
     rows = [int(i) for i in indices]
-    if len(rows) != bitmask.shape[0]:
-        raise ValueError(
-            f"indices has {len(rows)} entries but the bitmask has {bitmask.shape[0]} rows"
-        )
     for r in rows:
         if not 0 <= r < rows_logits.shape[0]:
             raise ValueError(f"index {r} is outside the logits' {rows_logits.shape[0]} rows")
     if len(set(rows)) != len(rows):
         raise ValueError(f"indices has a repeated row: {rows}")
+    if bitmask.shape[0] == rows_logits.shape[0]:
+        # XGrammar's convention: one bitmask row per logits row, indices pick which apply.
+        index = torch.as_tensor(rows, dtype=torch.long, device=bitmask.device)
+        return rows_logits, bitmask.index_select(0, index), rows, covered
+    if len(rows) != bitmask.shape[0]:
+        raise ValueError(
+            f"indices has {len(rows)} entries but the bitmask has {bitmask.shape[0]} rows "
+            f"(expected {rows_logits.shape[0]}, one per logits row, or {len(rows)}, one per index)"
+        )
     return rows_logits, bitmask, rows, covered
