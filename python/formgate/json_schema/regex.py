@@ -242,6 +242,7 @@ class _Parser:
         self.i = 0
         self.python = dialect == "python"
         self.flags = flags
+        self.group_names: set[str] = set()
         if self.python:
             for flag, what in ((re.VERBOSE, "x"), (re.LOCALE, "L")):
                 if flags & flag:
@@ -354,6 +355,9 @@ class _Parser:
             name = self.p[self.i + 3:end] if end >= 0 else ""
             if not name.isidentifier():
                 raise self.error("bad group name", start)
+            if name in self.group_names:
+                raise self.error(f"redefinition of group name {name!r}", start)
+            self.group_names.add(name)
             self.i = end + 1
         elif self.p.startswith("?<", self.i) and self.p[self.i + 2:self.i + 3] not in ("=", "!"):
             if self.python:
