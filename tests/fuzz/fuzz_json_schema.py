@@ -24,7 +24,8 @@ def one_input(data: bytes) -> None:
     if not isinstance(schema, (dict, bool)):
         return
     try:
-        validator = jsonschema.validators.validator_for(schema)(schema)
+        # formgate's semantics are draft 2020-12 whatever "$schema" says
+        validator = jsonschema.Draft202012Validator(schema)
         validator.check_schema(schema)
     except Exception:  # not a valid schema for the oracle: nothing to compare against
         validator = None

@@ -170,9 +170,13 @@ def greedy_completion(matcher: GrammarMatcher, limit: int) -> Optional[bytes]:
 
 def completion_within(matcher: GrammarMatcher, limit: int,
                       budget: int = DEFAULT_SEARCH_BUDGET) -> SearchResult:
-    """A completion of at most ``limit`` bytes: the merged search first, then, if it finds none,
-    the exact search (whose ``exhaustive`` flag then tells whether none exists)."""
+    """A completion of at most ``limit`` bytes: the merged search first, then the greedy dive,
+    then, if neither finds one, the exact search (whose ``exhaustive`` flag then tells whether
+    none exists)."""
     found = shortest_completion(matcher, limit, merge=True, budget=budget)
     if found.completion is not None or found.exhaustive:
         return found
+    greedy = greedy_completion(matcher, limit)
+    if greedy is not None:
+        return SearchResult(greedy, True)
     return shortest_completion(matcher, limit, merge=False, budget=budget)
