@@ -97,3 +97,33 @@ def test_memory_grows_with_use() -> None:
     before = compiled.memory_size_bytes
     walk_masks(compiled, 0)
     assert compiled.memory_size_bytes > before
+
+
+@pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
+@pytest.mark.parametrize("seed", range(4))
+def test_wide_frontier_walk_equals_brute_force(tokenizer: str, seed: int) -> None:
+    """A frontier holding dozens of states without prechecks is masked by one direct walk of
+    the trie (not one precheck per state); it must equal the brute-force mask at every step."""
+    rng = random.Random(seed)
+    info = tokenizer_info(tokenizer)
+    n = 30
+    words = ["".join(rng.choice("abcdef ,") for _ in range(rng.randint(1, 4))) for _ in range(n)]
+    # Recursive rules are never inlined, so after "z" the frontier holds n calls at once.
+    text = (f"root ::= \"z\" ({' | '.join(f't{i}' for i in range(n))})\n"
+            + "\n".join(f't{i} ::= "{w}" (";" t{i})? | [a-c]{{1,{i + 2}}} t{(i + 1) % n}'
+                        for i, w in enumerate(words)))
+    compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(text)
+    m = formgate.GrammarMatcher(compiled)
+    bm = formgate.allocate_token_bitmask(1, info.vocab_size)
+    assert m.accept_string("z")
+    m.fill_next_token_bitmask(bm)
+    assert compiled.stats["prechecks_computed"] == 0  # the wide frontier took the direct walk
+    for _ in range(25):
+        m.fill_next_token_bitmask(bm)
+        expected = formgate.testing.brute_force_bitmask(m)
+        np.testing.assert_array_equal(bm[0].numpy(), expected[0].numpy())
+        allowed = [t for t in np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
+                   if t not in info.stop_token_ids]
+        if not allowed:
+            break
+        assert m.accept_token(int(rng.choice(allowed)))

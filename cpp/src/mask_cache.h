@@ -72,6 +72,11 @@ class MaskCache {
     const StateMasks* m = saturated_[s].load(std::memory_order_acquire);
     return m ? m : Compute(s, true);
   }
+  // Whether ForState / ForStateSaturated would return without computing anything.
+  bool IsComputed(int32_t s, bool saturated) const {
+    if (!a_->HasBytes(s)) return true;
+    return (saturated ? saturated_[s] : plain_[s]).load(std::memory_order_acquire) != nullptr;
+  }
   bool HasSaturated(int32_t s) const {
     return a_->HasBytes(s) && a_->RuleRepeat(a_->StateRule(s)) >= 0;
   }

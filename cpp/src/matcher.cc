@@ -17,6 +17,8 @@ namespace formgate {
 namespace {
 
 constexpr size_t kMaxJumpForwardBytes = 4096;
+// More states without a precheck than this in one frontier: walk the trie directly instead.
+constexpr int32_t kMaxPrechecksPerMask = 8;
 
 }  // namespace
 
@@ -108,6 +110,19 @@ class MatcherState {
     for (int32_t top : cur.tops) uses.push_back(Classify(top));
     std::sort(uses.begin(), uses.end());
     uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
+    // A frontier of many states never seen before (after a value in an object with a long
+    // list of optional properties, say) would pay one precheck walk per state; one walk of the
+    // trie with the real stacks is exact and costs about as much as a single precheck.
+    int32_t missing = 0;
+    for (const auto& [state, saturated, remaining] : uses) {
+      (void)remaining;
+      missing += !masks->IsComputed(state, saturated);
+    }
+    if (missing > kMaxPrechecksPerMask) {
+      WalkTrie(words);
+      FinishMask(words, n_words);
+      return;
+    }
     std::vector<const std::vector<int32_t>*> lists;
     std::vector<int32_t> long_tokens;  // accepted by a saturated set but longer than the budget
     const TokenTrie& trie = tok->Trie();
@@ -150,6 +165,10 @@ class MatcherState {
       if (!GetBit(words, trie.TokenAt(best))) candidates.push_back(best);
     }
     if (!candidates.empty()) CheckUncertain(candidates, words);
+    FinishMask(words, n_words);
+  }
+
+  void FinishMask(uint32_t* words, int32_t n_words) const {
     if (cur.can_end) {
       for (int32_t id : tok->StopTokenIds()) SetBit(words, id);
     }
@@ -157,6 +176,35 @@ class MatcherState {
     cached_tops = cur.tops;
     cached_can_end = cur.can_end;
     cached_epoch = epoch;
+  }
+
+  // Every text token checked against the real frontier in one preorder walk of the trie; a
+  // dead prefix skips its subtree.
+  void WalkTrie(uint32_t* words) const {
+    const TokenTrie& trie = tok->Trie();
+    size_t base = arena.Size();
+    levels[0] = cur;
+    marks[0] = base;
+    try {
+      int32_t i = 1;
+      const int32_t end = trie.NumNodes();
+      while (i < end) {
+        const TrieNode& node = trie.Node(i);
+        int32_t d = node.depth;
+        arena.Truncate(marks[d - 1]);
+        Frontier& here = levels[d];
+        runner.Step(levels[d - 1], node.byte, &here);
+        marks[d] = arena.Size();
+        if (here.Alive()) {
+          for (int32_t q = node.tok_begin; q < node.tok_end; ++q) SetBit(words, trie.TokenAt(q));
+        }
+        i = here.tops.empty() ? node.subtree_end : i + 1;
+      }
+    } catch (...) {
+      arena.Truncate(base);
+      throw;
+    }
+    arena.Truncate(base);
   }
 
   // A top right above its repetition's counter frame, with the minimum reached, may use the
