@@ -306,7 +306,8 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, bool saturated) const {
   }
   const TokenTrie& trie = tok_->Trie();
   if (!precheck_) {
-    loops_ = std::make_unique<SelfLoops>(*a_, trie);
+    if (!loops_) loops_ = std::make_unique<SelfLoops>(*a_, trie);
+    loops_ready_.store(loops_.get(), std::memory_order_release);
     precheck_ = std::make_unique<StatePrecheck>(*a_, trie, *loops_,
                                                 [this](int32_t x) { return CanonLocked(x); });
   }
@@ -347,6 +348,18 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, bool saturated) const {
   if (canon >= 0) by_canon_[canon] = &m;
   slot.store(&m, std::memory_order_release);
   return &m;
+}
+
+bool MaskCache::SubtreeInSelfLoop(int32_t state, int32_t node) const {
+  const SelfLoops* loops = loops_ready_.load(std::memory_order_acquire);
+  if (!loops) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!loops_) loops_ = std::make_unique<SelfLoops>(*a_, tok_->Trie());
+    loops = loops_.get();
+    loops_ready_.store(loops, std::memory_order_release);
+  }
+  int32_t k = loops->loop_of_state[state];
+  return k >= 0 && loops->pure[k][node];
 }
 
 void MaskCache::Precompute() const {

@@ -82,6 +82,9 @@ class MaskCache {
   }
   // Computes every precheck now.
   void Precompute() const;
+  // Whether every byte in trie node `node`'s subtree is one that `state` loops on, so that a
+  // stack with `state` on top survives any token of that subtree (for walks of the real stack).
+  bool SubtreeInSelfLoop(int32_t state, int32_t node) const;
 
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;
@@ -104,7 +107,8 @@ class MaskCache {
   mutable std::unordered_map<std::vector<int32_t>, int32_t, PrecheckKeyHash> canon_ids_;
   mutable std::vector<const StateMasks*> by_canon_;
   mutable std::vector<int32_t> key_index_;  // scratch for PrecheckKey
-  mutable std::unique_ptr<SelfLoops> loops_;
+  mutable std::unique_ptr<SelfLoops> loops_;  // built once, then read without the mutex
+  mutable std::atomic<const SelfLoops*> loops_ready_{nullptr};
   mutable std::unique_ptr<StatePrecheck> precheck_;
   mutable size_t bytes_ = 0;
 };

@@ -191,6 +191,19 @@ class MatcherState {
       while (i < end) {
         const TrieNode& node = trie.Node(i);
         int32_t d = node.depth;
+        bool looped = false;
+        for (int32_t top : levels[d - 1].tops) {
+          if (masks->SubtreeInSelfLoop(arena[top].state, i)) {
+            looped = true;
+            break;
+          }
+        }
+        if (looped) {  // that stack survives every token below: accept the subtree whole
+          int32_t stop = trie.Node(node.subtree_end).tok_begin;
+          for (int32_t q = node.tok_begin; q < stop; ++q) SetBit(words, trie.TokenAt(q));
+          i = node.subtree_end;
+          continue;
+        }
         arena.Truncate(marks[d - 1]);
         Frontier& here = levels[d];
         runner.Step(levels[d - 1], node.byte, &here);
