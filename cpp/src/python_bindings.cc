@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <exception>
 #include <thread>
@@ -34,10 +35,38 @@ void RaiseGrammarError(const char* cls_name, const GrammarError& e) {
   PyErr_SetObject(cls.ptr(), exc.ptr());
 }
 
+// Grammar text as UTF-8. A str holding a lone surrogate has no UTF-8 form: say where it is
+// instead of letting pybind11 raise an opaque cast error.
+std::string GrammarText(const py::str& s) {
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(s.ptr(), &size);
+  if (data) return std::string(data, static_cast<size_t>(size));
+  PyErr_Clear();
+  Py_ssize_t n = PyUnicode_GetLength(s.ptr());
+  int line = 1, column = 1;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    Py_UCS4 c = PyUnicode_ReadChar(s.ptr(), i);
+    if (c >= 0xD800 && c <= 0xDFFF) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(c));
+      throw GrammarError(std::string("grammar text holds a lone surrogate U+") + hex +
+                             ", which is not a Unicode character (no UTF-8 form)",
+                         line, column, "");
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  throw GrammarError("grammar text cannot be encoded as UTF-8", 0, 0, "");
+}
+
 Grammar ToGrammar(const py::object& g, const std::string& root) {
   if (py::isinstance<Grammar>(g)) return g.cast<Grammar>();
   if (py::isinstance<py::str>(g)) {
-    std::string text = g.cast<std::string>();
+    std::string text = GrammarText(g.cast<py::str>());
     py::gil_scoped_release release;
     return Grammar::FromEbnf(text, root);
   }
@@ -97,7 +126,8 @@ Example:
 )doc")
       .def_static(
           "from_ebnf",
-          [](const std::string& text, const std::string& root) {
+          [](const py::str& text_object, const std::string& root) {
+            std::string text = GrammarText(text_object);
             py::gil_scoped_release release;
             return Grammar::FromEbnf(text, root);
           },
