@@ -68,6 +68,10 @@ def test_serialised_values_are_accepted(tp) -> None:
         except pydantic.ValidationError:
             return  # e.g. NaN floats, which JSON cannot carry
         text = adapter.dump_json(value, indent=indent).decode()
+        try:
+            adapter.validate_json(text)
+        except pydantic.ValidationError:
+            return  # pydantic writes inf as null, which its own schema rejects
         assert _accepts(compiled, text), text
 
     check()
