@@ -1678,4 +1678,10 @@ def json_schema_to_ebnf(schema: Any, **opts: Any) -> str:
         root ::= ("\\"a\\"" | ("1" | "1.0"))
         <BLANKLINE>
     """
-    return Converter(schema, **opts).convert()
+    try:
+        return Converter(schema, **opts).convert()
+    except RecursionError:
+        # The walk recurses per nesting level (and per property in object grammars); Python's
+        # stack runs out before the documented limits are checked in some shapes.
+        raise LimitError("schema too deeply nested (or with too many properties in one "
+                         "object) for the converter: Python recursion limit reached") from None
