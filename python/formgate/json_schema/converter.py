@@ -1517,6 +1517,12 @@ class Converter:
             memo[(i, c)] = res
             return res
 
+        if n > 200:
+            # state(i, c) recurses into state(i + 1, .): fill the memo from the end so a long
+            # property list never nests Python calls more than two deep.
+            for i in range(n, 0, -1):
+                for c in range(min(i, K) + 1):
+                    state(i, c)
         body = state(0, 0)
         if body is None:
             return None
