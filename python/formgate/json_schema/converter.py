@@ -1255,6 +1255,12 @@ class Converter:
                     ps = _allof(ps, sch)
             return ps
 
+        # The member chain's own limit (_member_chain), checked before any member is converted
+        # so that a huge object is refused in bounded time.
+        k_states = (max_p if max_p is not None else max(min_p, 1)) + 1
+        if len(set(props) | set(required)) * k_states > 20_000:
+            raise LimitError(f"object at {pointer or '/'} needs too many counting states "
+                             f"({len(props):,} properties)")
         # (name, schema, required?, pointer)
         entries: list[tuple[str, Any, bool, str]] = []
         for name, ps in props.items():
