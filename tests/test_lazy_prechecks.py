@@ -128,3 +128,27 @@ def test_wide_frontier_walk_equals_brute_force(tokenizer: str, seed: int) -> Non
         if not allowed:
             break
         assert m.accept_token(int(rng.choice(allowed)))
+
+
+@pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
+@pytest.mark.parametrize("seed", range(3))
+def test_counted_repetition_below_minimum_equals_brute_force(tokenizer: str, seed: int) -> None:
+    """Inside X{m,n} before m iterations, masks use the looping precheck for tokens too short to
+    reach m and re-check longer ones; every step must equal the brute-force mask."""
+    rng = random.Random(seed)
+    info = tokenizer_info(tokenizer)
+    text = ('root ::= "\\"" [a-z ]{30,300} "\\"" ("," [0-9]{10,19})? ";" ([a-c] | "ab"){5,7}\n')
+    compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(text)
+    m = formgate.GrammarMatcher(compiled)
+    bm = formgate.allocate_token_bitmask(1, info.vocab_size)
+    for _ in range(80):
+        m.fill_next_token_bitmask(bm)
+        expected = formgate.testing.brute_force_bitmask(m)
+        np.testing.assert_array_equal(bm[0].numpy(), expected[0].numpy())
+        allowed = [t for t in np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
+                   if t not in info.stop_token_ids]
+        if not allowed:
+            break
+        # prefer short tokens so that the walk spends many steps below each minimum
+        short = [t for t in allowed if len(info.decoded_vocab[t]) <= 2] or allowed
+        assert m.accept_token(int(rng.choice(short)))

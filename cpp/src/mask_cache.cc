@@ -124,9 +124,8 @@ class StatePrecheck {
   const Ranges& Accepted() const { return ranges_[kAccepted]; }
   const Ranges& Uncertain() const { return ranges_[kUncertain]; }
 
-  // `saturated`: the state sits right above its repetition's counter frame, with the minimum
-  // reached and an unlimited budget (see MaskCache::ForStateSaturated).
-  void Run(int32_t state, bool saturated) {
+  // `mode`: what lies below the state (see PrecheckMode).
+  void Run(int32_t state, PrecheckMode mode) {
     ranges_[kAccepted].clear();
     ranges_[kUncertain].clear();
     arena_.Clear();
@@ -135,12 +134,16 @@ class StatePrecheck {
     // the continuation's (the repetition itself never returns below).
     int32_t bottom_rule = a_.StateRule(state);
     int32_t parent = kUnknownParent;
-    if (saturated) {
+    if (mode == kSaturated) {
       int32_t repeat = a_.RuleRepeat(a_.StateRule(state));
       if (a_.RepeatReturn(repeat) >= 0) bottom_rule = a_.StateRule(a_.RepeatReturn(repeat));
       // With a single continuation, leaving the repetition continues there (above the unknown
       // caller); otherwise leaving counts as returning below (state -1).
       parent = arena_.Intern({a_.RepeatReturn(repeat), kUnknownParent, repeat, kSaturatedCounter});
+    } else if (mode == kLooping) {
+      // The repetition is never left, so nothing returns below and nothing is uncertain.
+      int32_t repeat = a_.RuleRepeat(a_.StateRule(state));
+      parent = arena_.Intern({a_.RepeatReturn(repeat), kUnknownParent, repeat, kLoopingCounter});
     }
     const ByteSet& follow = a_.Follow(bottom_rule);
     runner_.Start(state, parent, &levels_[0]);
@@ -189,7 +192,7 @@ class StatePrecheck {
       runner_.Step(up, node.byte, &here);
       pending_[d] = pending;
       marks_[d] = arena_.Size();
-      if (d == 1 && !pending && !saturated && here.tops.size() == 1 &&
+      if (d == 1 && !pending && mode == kPlain && here.tops.size() == 1 &&
           arena_[here.tops[0]].parent == kUnknownParent && a_.HasBytes(arena_[here.tops[0]].state) &&
           canon_(arena_[here.tops[0]].state) >= 0) {
         uint64_t key = (static_cast<uint64_t>(canon_(arena_[here.tops[0]].state)) << 33) |
@@ -265,11 +268,9 @@ MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok) : a_(&a), tok
   text_bits_.assign(n_words, 0);
   for (int32_t id : tok.Trie().IdsAscending()) SetBit(text_bits_.data(), id);
   int32_t n = a.NumStates();
-  plain_.reset(new std::atomic<const StateMasks*>[n]);
-  saturated_.reset(new std::atomic<const StateMasks*>[n]);
-  for (int32_t s = 0; s < n; ++s) {
-    plain_[s].store(nullptr, std::memory_order_relaxed);
-    saturated_[s].store(nullptr, std::memory_order_relaxed);
+  for (auto& slots : slots_) {
+    slots.reset(new std::atomic<const StateMasks*>[n]);
+    for (int32_t s = 0; s < n; ++s) slots[s].store(nullptr, std::memory_order_relaxed);
   }
   canon_.assign(n, -2);
 }
@@ -291,15 +292,15 @@ int32_t MaskCache::CanonLocked(int32_t s) const {
   return canon_[s];
 }
 
-const StateMasks* MaskCache::Compute(int32_t s, bool saturated) const {
+const StateMasks* MaskCache::Compute(int32_t s, PrecheckMode mode) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return ComputeLocked(s, saturated);
+  return ComputeLocked(s, mode);
 }
 
-const StateMasks* MaskCache::ComputeLocked(int32_t s, bool saturated) const {
-  std::atomic<const StateMasks*>& slot = saturated ? saturated_[s] : plain_[s];
+const StateMasks* MaskCache::ComputeLocked(int32_t s, PrecheckMode mode) const {
+  std::atomic<const StateMasks*>& slot = slots_[mode][s];
   if (const StateMasks* done = slot.load(std::memory_order_acquire)) return done;
-  int32_t canon = saturated ? -1 : CanonLocked(s);
+  int32_t canon = mode != kPlain ? -1 : CanonLocked(s);
   if (canon >= 0 && by_canon_[canon]) {
     slot.store(by_canon_[canon], std::memory_order_release);
     return by_canon_[canon];
@@ -311,7 +312,7 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, bool saturated) const {
     precheck_ = std::make_unique<StatePrecheck>(*a_, trie, *loops_,
                                                 [this](int32_t x) { return CanonLocked(x); });
   }
-  precheck_->Run(s, saturated);
+  precheck_->Run(s, mode);
   StateMasks& m = store_.emplace_back();
   for (auto [b, e] : precheck_->Uncertain()) {
     for (int32_t q = b; q < e; ++q) m.uncertain.push_back(q);
@@ -367,8 +368,11 @@ void MaskCache::Precompute() const {
   std::lock_guard<std::mutex> lock(mu_);
   for (int32_t s = 0; s < a_->NumStates(); ++s) {
     if (!a_->HasBytes(s)) continue;
-    ComputeLocked(s, false);
-    if (HasSaturated(s)) ComputeLocked(s, true);
+    ComputeLocked(s, kPlain);
+    if (HasSaturated(s)) {
+      ComputeLocked(s, kSaturated);
+      ComputeLocked(s, kLooping);
+    }
   }
 }
 

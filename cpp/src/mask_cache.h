@@ -36,6 +36,12 @@ struct StateMasks {
 class StatePrecheck;
 struct SelfLoops;
 
+// Which stack a precheck assumes below its state. kPlain: an unknown caller. For states of a
+// counted repetition's body, the repetition's counter frame with an unlimited budget:
+// kSaturated when the minimum is reached (the repetition may be left), kLooping when it is not
+// (every completed iteration starts another).
+enum PrecheckMode : uint8_t { kPlain = 0, kSaturated = 1, kLooping = 2 };
+
 struct PrecheckKeyHash {
   size_t operator()(const std::vector<int32_t>& v) const {
     size_t h = v.size();
@@ -58,24 +64,20 @@ class MaskCache {
   ~MaskCache();
 
   // nullptr for states that consume no byte.
-  const StateMasks* ForState(int32_t s) const {
-    if (!a_->HasBytes(s)) return nullptr;
-    const StateMasks* m = plain_[s].load(std::memory_order_acquire);
-    return m ? m : Compute(s, false);
+  const StateMasks* ForState(int32_t s) const { return For(s, kPlain); }
+  // For states of a counted repetition's body (nullptr otherwise): the sets under the counter
+  // frame of `mode`. A matcher may use them for a frame with `remaining` more bytes before the
+  // mode could change (the budget runs out, or the minimum is reached) if it re-checks
+  // accepted tokens longer than `remaining` bytes (each non-empty iteration takes a byte).
+  const StateMasks* For(int32_t s, PrecheckMode mode) const {
+    if (!a_->HasBytes(s) || (mode != kPlain && !HasSaturated(s))) return nullptr;
+    const StateMasks* m = slots_[mode][s].load(std::memory_order_acquire);
+    return m ? m : Compute(s, mode);
   }
-  // For states of a counted repetition's body: the sets when the counter frame right below has
-  // reached its minimum and has budget for any token (kSaturatedCounter). A matcher may use them
-  // for a frame with `remaining` iterations left if it re-checks accepted tokens longer than
-  // `remaining` bytes (each non-empty iteration consumes a byte). nullptr if not applicable.
-  const StateMasks* ForStateSaturated(int32_t s) const {
-    if (!HasSaturated(s)) return nullptr;
-    const StateMasks* m = saturated_[s].load(std::memory_order_acquire);
-    return m ? m : Compute(s, true);
-  }
-  // Whether ForState / ForStateSaturated would return without computing anything.
-  bool IsComputed(int32_t s, bool saturated) const {
+  // Whether For() would return without computing anything.
+  bool IsComputed(int32_t s, PrecheckMode mode) const {
     if (!a_->HasBytes(s)) return true;
-    return (saturated ? saturated_[s] : plain_[s]).load(std::memory_order_acquire) != nullptr;
+    return slots_[mode][s].load(std::memory_order_acquire) != nullptr;
   }
   bool HasSaturated(int32_t s) const {
     return a_->HasBytes(s) && a_->RuleRepeat(a_->StateRule(s)) >= 0;
@@ -91,15 +93,14 @@ class MaskCache {
   int32_t NumComputed() const;
 
  private:
-  const StateMasks* Compute(int32_t s, bool saturated) const;
-  const StateMasks* ComputeLocked(int32_t s, bool saturated) const;
+  const StateMasks* Compute(int32_t s, PrecheckMode mode) const;
+  const StateMasks* ComputeLocked(int32_t s, PrecheckMode mode) const;
   int32_t CanonLocked(int32_t s) const;
 
   const Automaton* a_;
   const TokenizerInfo* tok_;
   std::vector<uint32_t> text_bits_;  // bitset of every text token (complement sets' universe)
-  std::unique_ptr<std::atomic<const StateMasks*>[]> plain_;
-  std::unique_ptr<std::atomic<const StateMasks*>[]> saturated_;
+  std::unique_ptr<std::atomic<const StateMasks*>[]> slots_[3];  // by PrecheckMode
 
   mutable std::mutex mu_;  // guards everything below
   mutable std::deque<StateMasks> store_;

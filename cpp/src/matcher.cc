@@ -21,6 +21,9 @@ constexpr size_t kMaxJumpForwardBytes = 4096;
 // Lower values made MaskBench's p99 worse (the walk is repeated at every such step, while
 // prechecks are paid once); 64 only catches the frontiers that cost hundreds of ms.
 constexpr int32_t kMaxPrechecksPerMask = 64;
+// Below a repetition's minimum, the looping precheck is used while at least this many bytes
+// remain before the minimum can be reached (every longer token is re-checked).
+constexpr int32_t kMinLoopingBudget = 8;
 
 }  // namespace
 
@@ -107,8 +110,8 @@ class MatcherState {
       return;
     }
     std::fill(words, words + n_words, 0u);
-    // One entry per distinct (state, saturated, remaining budget) among the tops.
-    std::vector<std::tuple<int32_t, bool, int32_t>> uses;
+    // One entry per distinct (state, precheck mode, remaining budget) among the tops.
+    std::vector<std::tuple<int32_t, PrecheckMode, int32_t>> uses;
     for (int32_t top : cur.tops) uses.push_back(Classify(top));
     std::sort(uses.begin(), uses.end());
     uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
@@ -116,9 +119,9 @@ class MatcherState {
     // list of optional properties, say) would pay one precheck walk per state; one walk of the
     // trie with the real stacks is exact and costs about as much as a single precheck.
     int32_t missing = 0;
-    for (const auto& [state, saturated, remaining] : uses) {
+    for (const auto& [state, mode, remaining] : uses) {
       (void)remaining;
-      missing += !masks->IsComputed(state, saturated);
+      missing += !masks->IsComputed(state, mode);
     }
     if (missing > kMaxPrechecksPerMask) {
       WalkTrie(words);
@@ -126,29 +129,35 @@ class MatcherState {
       return;
     }
     std::vector<const std::vector<int32_t>*> lists;
-    std::vector<int32_t> long_tokens;  // accepted by a saturated set but longer than the budget
+    std::vector<int32_t> long_tokens;  // accepted by a counter set but longer than the budget
     const TokenTrie& trie = tok->Trie();
     const auto& by_length = trie.ByLength();
-    for (const auto& [state, saturated, remaining] : uses) {
-      const StateMasks* m = saturated ? masks->ForStateSaturated(state) : masks->ForState(state);
+    for (const auto& [state, mode, remaining] : uses) {
+      const StateMasks* m = masks->For(state, mode);
       if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
-      if (!saturated || by_length.empty() || by_length.front().first <= remaining) {
+      if (mode == kPlain || by_length.empty() || by_length.front().first <= remaining) {
         m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
         continue;
       }
       scratch.assign(n_words, 0u);
       m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
+      // Longer tokens are decided against the real stack. A saturated set still covers what
+      // it rejects (leaving is modelled), but a looping set rejects every token that needs to
+      // leave the repetition, so all long tokens are re-checked then.
       for (const auto& [len, q] : by_length) {
         if (len <= remaining) break;
         int32_t id = trie.TokenAt(q);
         if (GetBit(scratch.data(), id)) {
           scratch[id >> 5] &= ~(1u << (id & 31));
           long_tokens.push_back(q);
+        } else if (mode == kLooping) {
+          long_tokens.push_back(q);
         }
       }
       for (int32_t w = 0; w < n_words; ++w) words[w] |= scratch[w];
     }
     std::sort(long_tokens.begin(), long_tokens.end());
+    long_tokens.erase(std::unique(long_tokens.begin(), long_tokens.end()), long_tokens.end());
     if (!long_tokens.empty()) lists.push_back(&long_tokens);
     // Merge the sorted uncertain lists, keeping only tokens no accepted set already allows.
     std::vector<int32_t> candidates;
@@ -222,9 +231,10 @@ class MatcherState {
     arena.Truncate(base);
   }
 
-  // A top right above its repetition's counter frame, with the minimum reached, may use the
-  // saturated precheck; the budget is the number of iterations left.
-  std::tuple<int32_t, bool, int32_t> Classify(int32_t top) const {
+  // A top right above its repetition's counter frame may use a counter precheck: saturated
+  // once the minimum is reached (budget: iterations left), looping before (budget: bytes that
+  // cannot yet reach the minimum).
+  std::tuple<int32_t, PrecheckMode, int32_t> Classify(int32_t top) const {
     const StackNode& n = arena[top];
     if (n.parent >= 0 && masks->HasSaturated(n.state)) {
       const StackNode& f = arena[n.parent];
@@ -234,10 +244,16 @@ class MatcherState {
         // from then on. Each further iteration takes a byte and may start only while fewer
         // than max are done; the iteration in progress may complete without a byte: a token
         // of up to max - counter - 1 bytes never runs out of budget.
-        if (f.counter + 1 >= rep.min) return {n.state, true, rep.max - f.counter - 1};
+        if (f.counter + 1 >= rep.min) return {n.state, kSaturated, rep.max - f.counter - 1};
+        // Leaving needs min - counter - 1 more iterations of a byte each, so a token of at
+        // most that many bytes cannot leave before its end; ending exactly where leaving
+        // becomes possible, it is alive in the looping precheck too.
+        // With few bytes to go, most tokens would need the re-check: the plain set is cheaper.
+        int32_t remaining = rep.min - f.counter - 1;
+        if (remaining >= kMinLoopingBudget) return {n.state, kLooping, remaining};
       }
     }
-    return {n.state, false, 0};
+    return {n.state, kPlain, 0};
   }
 
   // Candidates are sorted trie positions, so neighbours share prefixes: levels[k] holds the

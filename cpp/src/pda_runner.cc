@@ -93,6 +93,10 @@ void PdaRunner::Close(Frontier* out) {
       }
       continue;
     }
+    if (f.counter == kLoopingCounter) {
+      work_.push_back(arena_->Intern({body_start, n.parent, -1, 0}));
+      continue;
+    }
     const RepeatInfo& rep = a_->Repeat(f.repeat);
     int32_t done = f.counter + 1;
     if (done < rep.max) {

@@ -20,6 +20,9 @@ constexpr int32_t kUnknownParent = -2;  // compile-time precheck: the context is
 // Counter of a repeat frame in compile-time prechecks meaning "min reached, budget unlimited":
 // iterating keeps it, leaving the repetition returns below the precomputed rule.
 constexpr int32_t kSaturatedCounter = -1;
+// Counter of a repeat frame in compile-time prechecks meaning "min not reached, budget
+// unlimited": every completed iteration starts another; the repetition is never left.
+constexpr int32_t kLoopingCounter = -3;
 
 struct StackNode {
   int32_t state;    // automaton state (for a repeat frame: where to continue after the repeat)
