@@ -99,6 +99,26 @@ def test_memory_grows_with_use() -> None:
     assert compiled.memory_size_bytes > before
 
 
+def walk_against_brute_force(m: formgate.GrammarMatcher, rng: random.Random, steps: int,
+                             max_token_bytes: int | None = None) -> None:
+    """Fill, compare with the brute-force mask, accept a random allowed token (one of at most
+    ``max_token_bytes`` bytes when there is one); stop early when only stop tokens remain."""
+    info = m.compiled_grammar.tokenizer_info
+    bm = formgate.allocate_token_bitmask(1, info.vocab_size)
+    for _ in range(steps):
+        m.fill_next_token_bitmask(bm)
+        expected = formgate.testing.brute_force_bitmask(m)
+        np.testing.assert_array_equal(bm[0].numpy(), expected[0].numpy())
+        allowed = [t for t in np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
+                   if t not in info.stop_token_ids]
+        if not allowed:
+            break
+        if max_token_bytes is not None:
+            allowed = [t for t in allowed
+                       if len(info.decoded_vocab[t]) <= max_token_bytes] or allowed
+        assert m.accept_token(int(rng.choice(allowed)))
+
+
 @pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
 @pytest.mark.parametrize("seed", range(4))
 def test_wide_frontier_walk_equals_brute_force(tokenizer: str, seed: int) -> None:
@@ -119,15 +139,7 @@ def test_wide_frontier_walk_equals_brute_force(tokenizer: str, seed: int) -> Non
     assert m.accept_string("z")
     m.fill_next_token_bitmask(bm)
     assert compiled.stats["prechecks_computed"] == 0  # the wide frontier took the direct walk
-    for _ in range(25):
-        m.fill_next_token_bitmask(bm)
-        expected = formgate.testing.brute_force_bitmask(m)
-        np.testing.assert_array_equal(bm[0].numpy(), expected[0].numpy())
-        allowed = [t for t in np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
-                   if t not in info.stop_token_ids]
-        if not allowed:
-            break
-        assert m.accept_token(int(rng.choice(allowed)))
+    walk_against_brute_force(m, rng, steps=25)
 
 
 @pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
@@ -139,16 +151,5 @@ def test_counted_repetition_below_minimum_equals_brute_force(tokenizer: str, see
     info = tokenizer_info(tokenizer)
     text = ('root ::= "\\"" [a-z ]{30,300} "\\"" ("," [0-9]{10,19})? ";" ([a-c] | "ab"){5,7}\n')
     compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(text)
-    m = formgate.GrammarMatcher(compiled)
-    bm = formgate.allocate_token_bitmask(1, info.vocab_size)
-    for _ in range(80):
-        m.fill_next_token_bitmask(bm)
-        expected = formgate.testing.brute_force_bitmask(m)
-        np.testing.assert_array_equal(bm[0].numpy(), expected[0].numpy())
-        allowed = [t for t in np.flatnonzero(bitmask_to_bool(bm[0], info.vocab_size))
-                   if t not in info.stop_token_ids]
-        if not allowed:
-            break
-        # prefer short tokens so that the walk spends many steps below each minimum
-        short = [t for t in allowed if len(info.decoded_vocab[t]) <= 2] or allowed
-        assert m.accept_token(int(rng.choice(short)))
+    # prefer short tokens so that the walk spends many steps below each minimum
+    walk_against_brute_force(formgate.GrammarMatcher(compiled), rng, steps=80, max_token_bytes=2)
