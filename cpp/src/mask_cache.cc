@@ -307,9 +307,7 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, PrecheckMode mode) const {
   }
   const TokenTrie& trie = tok_->Trie();
   if (!precheck_) {
-    if (!loops_) loops_ = std::make_unique<SelfLoops>(*a_, trie);
-    loops_ready_.store(loops_.get(), std::memory_order_release);
-    precheck_ = std::make_unique<StatePrecheck>(*a_, trie, *loops_,
+    precheck_ = std::make_unique<StatePrecheck>(*a_, trie, LoopsLocked(),
                                                 [this](int32_t x) { return CanonLocked(x); });
   }
   precheck_->Run(s, mode);
@@ -351,13 +349,19 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, PrecheckMode mode) const {
   return &m;
 }
 
+const SelfLoops& MaskCache::LoopsLocked() const {
+  if (!loops_) {
+    loops_ = std::make_unique<SelfLoops>(*a_, tok_->Trie());
+    loops_ready_.store(loops_.get(), std::memory_order_release);
+  }
+  return *loops_;
+}
+
 bool MaskCache::SubtreeInSelfLoop(int32_t state, int32_t node) const {
   const SelfLoops* loops = loops_ready_.load(std::memory_order_acquire);
   if (!loops) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!loops_) loops_ = std::make_unique<SelfLoops>(*a_, tok_->Trie());
-    loops = loops_.get();
-    loops_ready_.store(loops, std::memory_order_release);
+    loops = &LoopsLocked();
   }
   int32_t k = loops->loop_of_state[state];
   return k >= 0 && loops->pure[k][node];

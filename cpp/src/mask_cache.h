@@ -96,6 +96,7 @@ class MaskCache {
   const StateMasks* Compute(int32_t s, PrecheckMode mode) const;
   const StateMasks* ComputeLocked(int32_t s, PrecheckMode mode) const;
   int32_t CanonLocked(int32_t s) const;
+  const SelfLoops& LoopsLocked() const;  // built on first use
 
   const Automaton* a_;
   const TokenizerInfo* tok_;
