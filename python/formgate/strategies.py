@@ -51,7 +51,7 @@ def from_grammar(grammar: GrammarSource, *, max_bytes: int = 64) -> st.SearchStr
         out = bytearray()
         plan = witness
         while True:
-            if matcher.is_completed() and not draw(st.booleans()):
+            if matcher.is_completed() and (len(out) >= max_bytes or not draw(st.booleans())):
                 break
             allowed = allowed_bytes(matcher)
             if not allowed.size:
