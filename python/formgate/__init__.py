@@ -14,6 +14,7 @@ from formgate import testing
 from formgate._core import CompiledGrammar, Grammar
 from formgate.compiler import GrammarCompiler
 from formgate import lark_grammar as _lark_grammar  # installs Grammar.from_lark
+from formgate import compose  # installs Grammar.union/concat/from_ebnf_with_schemas
 from formgate import types
 from formgate.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
 from formgate.errors import GrammarError, LimitError
@@ -35,6 +36,7 @@ __all__ = [
     "TokenizerInfo",
     "allocate_token_bitmask",
     "apply_token_bitmask_inplace",
+    "compose",
     "testing",
     "types",
 ]

@@ -38,10 +38,12 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from typing import Optional
+from typing import Any, Optional
 
 from formgate import _core
+from formgate.embedded_json import JsonSlot, find_json_slots, fresh_prefix, substitute
 from formgate.errors import GrammarError
+from formgate.tools.ebnf_compose import prefix_rules
 
 __all__ = ["lark_to_ebnf", "grammar_from_lark"]
 
@@ -137,9 +139,25 @@ def _alternatives(origin: str, expansions: list[list[str]]) -> str:
     return f"({head}) ({tail})*"
 
 
-def lark_to_ebnf(text: str, start: str = "start") -> str:
+def _embed_json(text: str, schemas: Optional[dict[str, Any]], schema_opts: dict[str, Any]
+                ) -> tuple[str, dict[str, JsonSlot]]:
+    """``text`` with each ``%json ...`` replaced by a terminal named in ``%declare``, and the schema
+    each such terminal stands for."""
+    spans, slots = find_json_slots(text, "lark", schemas, **schema_opts)
+    if not slots:
+        return text, {}
+    base = fresh_prefix(substitute(text, spans, [""] * len(slots)), "JSON")
+    names = [f"{base}{k}" for k in range(len(slots))]
+    declares = "".join(f"\n%declare {name}" for name in names)
+    return substitute(text, spans, names) + declares + "\n", dict(zip(names, slots))
+
+
+def lark_to_ebnf(text: str, start: str = "start", schemas: Optional[dict[str, Any]] = None,
+                 **schema_opts: Any) -> str:
     """formgate EBNF (start rule ``root``) for the Lark grammar ``text`` with start rule
-    ``start``. See the module docstring for the translation and its limits.
+    ``start``. See the module docstring for the translation and its limits; ``%json {...}``
+    and ``%json NAME`` (a name in ``schemas``) embed JSON schemas, converted with
+    ``schema_opts`` (see :mod:`formgate.embedded_json`).
 
     Example:
         >>> print(lark_to_ebnf('start: "a" b*\\nb: "b"'), end="")
@@ -150,6 +168,7 @@ def lark_to_ebnf(text: str, start: str = "start") -> str:
         A ::= "a"
         B ::= "b"
     """
+    text, embedded = _embed_json(text, schemas, schema_opts)
     parser = _load(text, start)
     names = _Names()
     ignored = list(dict.fromkeys(parser.ignore_tokens))
@@ -179,7 +198,7 @@ def lark_to_ebnf(text: str, start: str = "start") -> str:
                 syms.append(names.get("rule", sym.name))
         by_origin.setdefault(origin, []).append(syms)
 
-    declared = [t for t in used_terms if t not in terminals]
+    declared = [t for t in used_terms if t not in terminals and t not in embedded]
     if declared:
         raise GrammarError(f"%declare'd terminals are not supported (they need a postlexer): "
                            f"{', '.join(declared)}")
@@ -190,16 +209,28 @@ def lark_to_ebnf(text: str, start: str = "start") -> str:
     for origin, expansions in by_origin.items():
         lines.append(f"{origin} ::= {_alternatives(origin, expansions)}")
     for name in used_terms + [n for n in ignored if n not in used_terms]:
-        lines.append(f"{names.get('term', name)} ::= {_terminal_ebnf(terminals[name])}")
+        if name not in embedded:
+            lines.append(f"{names.get('term', name)} ::= {_terminal_ebnf(terminals[name])}")
     if ignored:
         lines.append("ignored ::= (" + " | ".join(names.get("term", n) for n in ignored)
                      + ")*")
+    used_embedded = [n for n in used_terms if n in embedded]
+    if used_embedded:
+        # The schemas' rules get a prefix that no rule or terminal name above starts with.
+        prefix = fresh_prefix("\n".join(lines) + " " + " ".join(
+            names.get("term", n) for n in used_embedded), "json")
+        for k, name in enumerate(used_embedded):
+            lines.append(f"{names.get('term', name)} ::= {prefix}{k}_root")
+            lines.append(prefix_rules(embedded[name].ebnf.strip(), f"{prefix}{k}_"))
     return "\n".join(lines) + "\n"
 
 
-def grammar_from_lark(text: str, start: str = "start") -> _core.Grammar:
+def grammar_from_lark(text: str, start: str = "start",
+                      schemas: Optional[dict[str, Any]] = None,
+                      **schema_opts: Any) -> _core.Grammar:
     """The grammar of a Lark grammar's language (see :mod:`formgate.lark_grammar`), without
-    compiling it. Installed as ``formgate.Grammar.from_lark``.
+    compiling it. Installed as ``formgate.Grammar.from_lark``. ``schemas`` and ``schema_opts``
+    as in :func:`lark_to_ebnf`.
 
     Example:
         >>> import formgate
@@ -207,7 +238,7 @@ def grammar_from_lark(text: str, start: str = "start") -> _core.Grammar:
         >>> g.root_name
         'root'
     """
-    return _core.Grammar.from_ebnf(lark_to_ebnf(text, start))
+    return _core.Grammar.from_ebnf(lark_to_ebnf(text, start, schemas, **schema_opts))
 
 
 _core.Grammar.from_lark = staticmethod(grammar_from_lark)
