@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import os
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from formgate import _core
 from formgate.bitmask import bitmask_words, row_pointer
@@ -32,6 +33,7 @@ class GrammarMatcher(_core.GrammarMatcher):
 
     def __init__(self, compiled_grammar: _core.CompiledGrammar, max_rollback_tokens: int = -1):
         super().__init__(compiled_grammar, max_rollback_tokens)
+        self._max_rollback_tokens = max_rollback_tokens
         self._init_python_state()
 
     def _init_python_state(self) -> None:
@@ -65,8 +67,130 @@ class GrammarMatcher(_core.GrammarMatcher):
         """An independent copy with the same state and rollback history."""
         copy = GrammarMatcher.__new__(GrammarMatcher)
         _core.GrammarMatcher.__init__(copy, self)
+        copy._max_rollback_tokens = self._max_rollback_tokens
         copy._init_python_state()
         return copy
+
+    def validate_tokens(self, tokens: Iterable[int]) -> int:
+        """How many leading tokens of a speculative draft the grammar accepts, in order.
+
+        The matcher is left as it was (same state, same rollback history). A stop token counts
+        as accepted where the grammar may end; nothing after it is (the sequence is over). The
+        draft is accepted and then rolled back, or, when ``max_rollback_tokens`` could not undo
+        it without dropping older history, stepped on a :meth:`fork`. ValueError for an id
+        outside the vocabulary (before anything is accepted) or a terminated matcher.
+
+        Example:
+            >>> import formgate
+            >>> info = formgate.TokenizerInfo([b"a", b"b", b"ab", b"</s>"], stop_token_ids=[3])
+            >>> m = formgate.GrammarMatcher(
+            ...     formgate.GrammarCompiler(info).compile_grammar('root ::= "a" "b"*'))
+            >>> m.validate_tokens([2, 1, 3, 1]), m.validate_tokens([0, 0]), m.num_steps
+            (3, 1, 0)
+        """
+        ids = self._draft_ids(tokens)
+        probe = self._speculation_probe(len(ids))
+        accepted = 0
+        try:
+            for token in ids:
+                if probe.is_terminated() or not probe.accept_token(token):
+                    break
+                accepted += 1
+        finally:
+            if probe is self:
+                self.rollback(accepted)
+        return accepted
+
+    def fill_draft_bitmasks(self, tokens: Iterable[int], bitmask: Any, start_index: int = 0) -> int:
+        """Fill the masks a speculative verifier needs for a draft of ``k`` tokens; returns the
+        number ``n`` of leading draft tokens the grammar accepts (as :meth:`validate_tokens`).
+
+        Row ``start_index + i`` gets the mask after accepting ``tokens[:i]``, for ``i = 0..n``:
+        the target model's logits at draft position ``i`` are masked with it, and row
+        ``start_index + n`` also serves the extra token sampled after a fully accepted draft.
+        Rows that no grammar state belongs to are set to all zeros (no token allowed): rows
+        ``start_index + n + 1 .. start_index + k`` (after the first rejected token), and row
+        ``start_index + n`` when ``tokens[n - 1]`` is an accepted stop token. The verifier never
+        needs them (row ``n`` already forbids the rejected ``tokens[n]``); do not sample from
+        them (softmax of an all ``-inf`` row is NaN). The matcher is left as it was.
+
+        ``bitmask``: int32, at least ``start_index + k + 1`` rows (ValueError otherwise, and for
+        bad ids or a terminated matcher, before anything is written).
+
+        One speculative step (``draft`` from a small model, ``target_argmax`` from one
+        forward pass of the large one over the prompt plus the draft, masked row by row):
+
+            >>> import formgate, torch
+            >>> info = formgate.TokenizerInfo([b"a", b"b", b"ab", b"</s>"], stop_token_ids=[3])
+            >>> m = formgate.GrammarMatcher(
+            ...     formgate.GrammarCompiler(info).compile_grammar('root ::= "a" "b"*'))
+            >>> draft = [2, 1, 0]                        # "ab" "b" "a": the grammar stops at "a"
+            >>> mask = formgate.allocate_token_bitmask(len(draft) + 1, info.vocab_size)
+            >>> n = m.fill_draft_bitmasks(draft, mask)
+            >>> n, [formgate.testing.allowed_tokens(mask[i], info.vocab_size) for i in range(4)]
+            (2, [[0, 2], [1, 3], [1, 3], []])
+            >>> logits = torch.zeros(len(draft) + 1, info.vocab_size)
+            >>> logits[0, 2] = logits[1, 1] = logits[2, 3] = 1.0   # the target model's verdict
+            >>> formgate.apply_token_bitmask_inplace(logits[: n + 1], mask[: n + 1])
+            >>> target_argmax = logits[: n + 1].argmax(-1).tolist()
+            >>> keep = 0                                 # the verified prefix of the draft ...
+            >>> while keep < n and draft[keep] == target_argmax[keep]:
+            ...     keep += 1
+            >>> new_tokens = draft[:keep] + [target_argmax[keep]]  # ... and the target's next token
+            >>> new_tokens, all(m.accept_token(t) for t in new_tokens), m.is_terminated()
+            ([2, 1, 3], True, True)
+
+        If the draft tokens were accepted one by one while drafting, ``rollback(k - keep)``
+        undoes the rejected ones instead.
+        """
+        ids = self._draft_ids(tokens)
+        first = row_pointer(bitmask, start_index, self.vocab_size)  # checks dtype and layout
+        rows = bitmask.shape[0] if len(bitmask.shape) == 2 else 1
+        if start_index + len(ids) + 1 > rows:
+            raise ValueError(
+                f"a draft of {len(ids)} tokens needs bitmask rows {start_index}.."
+                f"{start_index + len(ids)}, but the bitmask has {rows} rows")
+        row_bytes = (row_pointer(bitmask, start_index + 1, self.vocab_size) - first
+                     if rows > start_index + 1 else 0)
+        probe = self._speculation_probe(len(ids))
+        accepted = 0
+        try:
+            while not probe.is_terminated():
+                probe._fill_bitmask_ptr(first + accepted * row_bytes)
+                if accepted == len(ids) or not probe.accept_token(ids[accepted]):
+                    break
+                accepted += 1
+            # The row after an accepted stop token has no state; so has every row after the
+            # first rejected token.
+            stateless_from = accepted if probe.is_terminated() else accepted + 1
+        finally:
+            if probe is self:
+                self.rollback(accepted)
+        if stateless_from <= len(ids):
+            bitmask[start_index + stateless_from: start_index + len(ids) + 1] = 0
+        return accepted
+
+    def _draft_ids(self, tokens: Iterable[int]) -> list[int]:
+        if self.is_terminated():
+            raise ValueError(
+                "the matcher has terminated (it accepted a stop token); call reset() or rollback()")
+        ids = [operator.index(t) for t in tokens]
+        for position, token in enumerate(ids):
+            if not 0 <= token < self.vocab_size:
+                raise ValueError(f"draft token {position} has id {token}, outside "
+                                 f"[0, {self.vocab_size})")
+        return ids
+
+    def _speculation_probe(self, draft_length: int) -> "GrammarMatcher":
+        """``self`` when accepting ``draft_length`` tokens can be rolled back exactly, else a fork.
+
+        With a bounded ``max_rollback_tokens`` the core drops the oldest history entry at each
+        step past the bound, so accepting then rolling back would shorten the history.
+        """
+        bound = self._max_rollback_tokens
+        if bound < 0 or self.num_steps + draft_length <= bound:
+            return self
+        return self.fork()
 
 
 class BatchGrammarMatcher:
