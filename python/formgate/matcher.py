@@ -140,8 +140,10 @@ class GrammarMatcher(_core.GrammarMatcher):
             >>> new_tokens, all(m.accept_token(t) for t in new_tokens), m.is_terminated()
             ([2, 1, 3], True, True)
 
-        If the draft tokens were accepted one by one while drafting, ``rollback(k - keep)``
-        undoes the rejected ones instead.
+        When the verified prefix ends with a stop token there is no next token (its row is
+        empty). If the draft tokens were accepted one by one while drafting (a matcher shared
+        with the draft model, which stops at the first rejected one), ``rollback(n - keep)``
+        undoes the unverified ones instead.
         """
         ids = self._draft_ids(tokens)
         first = row_pointer(bitmask, start_index, self.vocab_size)  # checks dtype and layout
