@@ -18,7 +18,10 @@ one regex or string), which is translated here:
 * immediate left recursion (``sum: sum "+" term | term``, and Lark's own helper rules for
   ``*``/``+``) is rewritten to repetition; indirect left recursion raises GrammarError;
 * priorities (``rule.2``, ``TERM.2``) change which parse Lark picks, not which strings are in
-  the language: they are ignored with a :class:`UserWarning`.
+  the language: they are ignored with a :class:`UserWarning`;
+* ``%json {schema}`` / ``%json NAME`` in a rule (not in a terminal) is a JSON value valid under
+  the schema (see :mod:`formgate.embedded_json`); to Lark it is a ``%declare``\d terminal, so
+  ``%ignore``\d text may surround it but not enter it.
 
 Errors: what Lark rejects raises :class:`formgate.GrammarError` with Lark's message; constructs
 formgate cannot translate (``%declare``\d terminals, unsupported regex features, ...) raise
@@ -141,8 +144,8 @@ def _alternatives(origin: str, expansions: list[list[str]]) -> str:
 
 def _embed_json(text: str, schemas: Optional[dict[str, Any]], schema_opts: dict[str, Any]
                 ) -> tuple[str, dict[str, JsonSlot]]:
-    """``text`` with each ``%json ...`` replaced by a terminal named in ``%declare``, and the schema
-    each such terminal stands for."""
+    """``text`` with each ``%json ...`` replaced by a terminal named in ``%declare``, and the
+    schema each such terminal stands for."""
     spans, slots = find_json_slots(text, "lark", schemas, **schema_opts)
     if not slots:
         return text, {}
