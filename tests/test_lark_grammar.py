@@ -179,3 +179,38 @@ def test_start_rule_and_root_name_collision() -> None:
     text = 'root: "r"\nother: root "o"'
     assert _accepts(COMPILER.compile_lark(text, start="root"), "r")
     assert _accepts(COMPILER.compile_lark(text, start="other"), "ro")
+
+
+# %json inside Lark rules, against Lark with the schema's language written as Lark terminals
+# (schemas whose compact JSON a terminal states exactly).
+EMBEDDED_JSON = {
+    "integer": ('{"type": "integer"}', '/-?(0|[1-9][0-9]*)/'),
+    "enum": ('{"enum": ["a", "b;c", 3]}', '/"a"|"b;c"|3(\\.0)?/'),
+    "bool_array": ('{"type": "array", "items": {"type": "boolean"}}',
+                   '/\\[((true|false)(,(true|false))*)?\\]/'),
+    "named": ("point", '/\\{"x":-?(0|[1-9][0-9]*)\\}/'),
+}
+POINT = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"],
+         "additionalProperties": False}
+
+
+@pytest.mark.parametrize("name", sorted(EMBEDDED_JSON))
+def test_embedded_json_matches_lark_earley(name: str) -> None:
+    schema, terminal = EMBEDDED_JSON[name]
+    rules = 'start: item (";" item)*\nitem: "x" | "v=" %json {}\n%ignore " "\n'
+    text = rules.replace("%json {}", "%json " + schema)
+    compiled = COMPILER.compile_grammar(formgate.Grammar.from_lark(
+        text, schemas={"point": POINT}, any_whitespace=False))
+    oracle = lark.Lark(rules.replace("%json {}", "JSON") + f"JSON: {terminal}\n",
+                       parser="earley", lexer="dynamic_complete")
+    rng = random.Random(name)
+    walks = [w for w in (random_walk(compiled, rng, rng.randrange(1, 25)) for _ in range(60))
+             if w is not None]
+    assert len(walks) > 15 and any("v=" in w for w in walks)
+    for s in walks:
+        assert _lark_accepts(oracle, s), (name, s)
+    alphabet = "".join(sorted(set("".join(walks)))) + '"\\{}[],.0 '
+    for s in walks:
+        for _ in range(4):
+            t = mutate(s, rng, alphabet)
+            assert _accepts(compiled, t) == _lark_accepts(oracle, t), (name, t)
