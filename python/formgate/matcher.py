@@ -38,13 +38,18 @@ class GrammarMatcher(_core.GrammarMatcher):
 
     def _init_python_state(self) -> None:
         self.vocab_size: int = self.compiled_grammar.tokenizer_info.vocab_size
-        # (bitmask, index, data pointer, shape, row pointer, strides) of the last validated fill: a
-        # decode loop passes the same tensor every step, so its checks need not be redone.
-        # Holding the tensor keeps its id from being reused by another object.
+        # (bitmask, index, data pointer, shape, row pointer, strides, row bytes) of the last
+        # validated fill (see _row_address). Holding the tensor keeps its id from being reused
+        # by another object.
         self._last_fill: tuple | None = None
 
     def fill_next_token_bitmask(self, bitmask: Any, index: int = 0) -> None:
         """Write the allowed-token mask into row ``index`` of ``bitmask`` (releases the GIL)."""
+        self._fill_bitmask_ptr(self._row_address(bitmask, index)[0])
+
+    def _row_address(self, bitmask: Any, index: int) -> tuple[int, int]:
+        """(address of row ``index``, bytes from one row to the next) after ``row_pointer``'s
+        checks. A decode loop passes the same tensor every step, so the last answer is kept."""
         last = self._last_fill
         if (
             last is not None
@@ -54,14 +59,17 @@ class GrammarMatcher(_core.GrammarMatcher):
             and last[3] == bitmask.shape
             and last[5] == bitmask.stride()
         ):
-            self._fill_bitmask_ptr(last[4])
-            return
+            return last[4], last[6]
         ptr = row_pointer(bitmask, index, self.vocab_size)
         if hasattr(bitmask, "data_ptr"):
+            strides = bitmask.stride()
+            row_bytes = strides[0] * 4 if len(strides) == 2 else 0
             self._last_fill = (
-                bitmask, index, bitmask.data_ptr(), bitmask.shape, ptr, bitmask.stride()
+                bitmask, index, bitmask.data_ptr(), bitmask.shape, ptr, strides, row_bytes
             )
-        self._fill_bitmask_ptr(ptr)
+        else:  # numpy: strides in bytes
+            row_bytes = bitmask.strides[0] if bitmask.ndim == 2 else 0
+        return ptr, row_bytes
 
     def fork(self) -> "GrammarMatcher":
         """An independent copy with the same state and rollback history."""
@@ -146,14 +154,12 @@ class GrammarMatcher(_core.GrammarMatcher):
         undoes the unverified ones instead.
         """
         ids = self._draft_ids(tokens)
-        first = row_pointer(bitmask, start_index, self.vocab_size)  # checks dtype and layout
+        first, row_bytes = self._row_address(bitmask, start_index)  # checks dtype and layout
         rows = bitmask.shape[0] if len(bitmask.shape) == 2 else 1
         if start_index + len(ids) + 1 > rows:
             raise ValueError(
                 f"a draft of {len(ids)} tokens needs bitmask rows {start_index}.."
                 f"{start_index + len(ids)}, but the bitmask has {rows} rows")
-        row_bytes = (row_pointer(bitmask, start_index + 1, self.vocab_size) - first
-                     if rows > start_index + 1 else 0)
         probe = self._speculation_probe(len(ids))
         accepted = 0
         try:
