@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "formgate/error.h"
@@ -189,6 +190,9 @@ class AutomatonBuilder {
       }
       case ExprKind::kRepeat:
         return BuildRepeat(nfa, x, rule);
+      case ExprKind::kToken:
+        // CompiledGrammar lowers special tokens to their marker bytes first.
+        throw std::logic_error("special-token terminal reached the automaton builder");
     }
     return {nfa->New(), nfa->New()};
   }

@@ -1,14 +1,71 @@
 #include "automaton.h"
 #include "formgate/compiler.h"
+#include "formgate/error.h"
 #include "grammar_inliner.h"
 #include "mask_cache.h"
 
 namespace formgate {
 
+namespace {
+
+[[noreturn]] void FailAt(const Expr& x, const std::string& cause) {
+  throw GrammarError("special token " + SpecialTokenTerminal(x) + ": " + cause, x.pos.line,
+                     x.pos.column, "");
+}
+
+// Resolves each special-token terminal against the vocabulary and replaces it by the token's
+// marker (see tokenizer_info.h), which only that token's bytes in the trie spell.
+bool HasSpecialTokens(const Grammar& g) {
+  for (const Expr& x : g.exprs) {
+    if (x.kind == ExprKind::kToken) return true;
+  }
+  return false;
+}
+
+Grammar LowerSpecialTokens(const Grammar& g, const TokenizerInfo& tok) {
+  Grammar out = g;
+  for (Expr& x : out.exprs) {
+    if (x.kind != ExprKind::kToken) continue;
+    int32_t id = x.token_id;
+    if (id < 0) {
+      auto it = tok.SpecialTokens().find(x.bytes);
+      if (it == tok.SpecialTokens().end()) {
+        FailAt(x, "the tokenizer has no special token of that name");
+      }
+      id = it->second;
+    } else if (id >= tok.VocabSize()) {
+      FailAt(x, "id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                    std::to_string(tok.VocabSize()) + ")");
+    }
+    if (tok.IsStop(id)) {
+      FailAt(x, "id " + std::to_string(id) +
+                    " is a stop token; stop tokens are allowed wherever the grammar can end and "
+                    "cannot be grammar terminals");
+    }
+    if (!tok.IsSpecialTerminal(id)) {
+      FailAt(x, "id " + std::to_string(id) +
+                    " is not a special token of the tokenizer (ordinary tokens match grammar "
+                    "text; write it as a string)");
+    }
+    x.kind = ExprKind::kBytes;
+    x.bytes = SpecialTokenMarker(id);
+    x.token_id = -1;
+  }
+  return out;
+}
+
+}  // namespace
+
 CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const TokenizerInfo> tokenizer,
                                  bool precompute)
     : grammar_(std::move(grammar)), tokenizer_(std::move(tokenizer)) {
-  automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(grammar_)));
+  Grammar lowered;
+  const Grammar* source = &grammar_;
+  if (HasSpecialTokens(grammar_)) {
+    lowered = LowerSpecialTokens(grammar_, *tokenizer_);
+    source = &lowered;
+  }
+  automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(*source)));
   masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_);
   if (precompute) masks_->Precompute();
 }

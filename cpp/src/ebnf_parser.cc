@@ -285,6 +285,7 @@ class EbnfParser {
       ++p_;
       return inner;
     }
+    if (c == '<') return ParseSpecialToken(std::move(e));
     if (IsNameStart(c)) {
       std::string name = ParseName();
       e.kind = ExprKind::kRuleRef;
@@ -294,6 +295,45 @@ class EbnfParser {
     }
     if (text_.compare(p_, 3, "::=") == 0) FailHere("unexpected '::=' without a rule name");
     FailUnexpected();
+  }
+
+  // `<[ID]>`, `<[NAME]>` (NAME runs to the first `]>`) or `<|NAME|>` (the name is the whole
+  // `<|...|>`, up to the first `|>`). Names stay on one line and must be UTF-8.
+  int32_t ParseSpecialToken(Expr e) {
+    static const char* kForms = "a special token is written <[ID]>, <[NAME]> or <|NAME|>";
+    e.kind = ExprKind::kToken;
+    bool by_name_bar = Peek(1) == '|';
+    if (Peek(1) != '[' && !by_name_bar) FailHere(std::string("unexpected character '<': ") + kForms);
+    const char* close = by_name_bar ? "|>" : "]>";
+    size_t begin = p_ + 2;
+    size_t end = text_.find(close, begin);
+    size_t eol = text_.find('\n', begin);
+    if (end == std::string::npos || (eol != std::string::npos && eol < end)) {
+      FailHere(std::string("unterminated special token: missing '") + close + "' on this line");
+    }
+    std::string inner = text_.substr(begin, end - begin);
+    if (by_name_bar) {
+      e.bytes = "<|" + inner + "|>";
+    } else if (inner.empty()) {
+      FailHere(std::string("empty special token '<[]>': ") + kForms);
+    } else if (inner.find_first_not_of("0123456789") == std::string::npos) {
+      int64_t id = 0;
+      for (char d : inner) {
+        id = id * 10 + (d - '0');
+        if (id > kMaxTokenId) {
+          FailHere("special token id " + inner + " exceeds the limit " +
+                   std::to_string(kMaxTokenId));
+        }
+      }
+      e.token_id = static_cast<int32_t>(id);
+    } else {
+      e.bytes = inner;
+    }
+    for (size_t q = begin; q < end;) {
+      if (DecodeUtf8(text_, &q) < 0) FailHere("invalid UTF-8 in special token name");
+    }
+    p_ = end + 2;
+    return g_.AddExpr(std::move(e));
   }
 
   // Parses one escape after the backslash; returns the code point.

@@ -49,6 +49,7 @@ bool IsProductive(const Grammar& g, int32_t e, const std::vector<bool>& producti
   switch (x.kind) {
     case ExprKind::kEmpty:
     case ExprKind::kBytes:
+    case ExprKind::kToken:
       return true;
     case ExprKind::kCharClass:
       return !x.ranges.empty();
@@ -180,6 +181,7 @@ bool IsNullable(const Grammar& g, int32_t e, const std::vector<bool>& nullable_r
     case ExprKind::kBytes:
       return x.bytes.empty();
     case ExprKind::kCharClass:
+    case ExprKind::kToken:
       return false;
     case ExprKind::kRuleRef:
       return nullable_rules[x.rule];

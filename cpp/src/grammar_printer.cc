@@ -72,6 +72,9 @@ class Printer {
       case ExprKind::kRuleRef:
         *out += g_.rules[x.rule].name;
         return;
+      case ExprKind::kToken:
+        *out += SpecialTokenTerminal(x);
+        return;
       case ExprKind::kSequence:
       case ExprKind::kChoice: {
         int own = x.kind == ExprKind::kChoice ? 0 : 1;
@@ -108,6 +111,15 @@ class Printer {
 };
 
 }  // namespace
+
+std::string SpecialTokenTerminal(const Expr& x) {
+  if (x.token_id >= 0) return "<[" + std::to_string(x.token_id) + "]>";
+  const std::string& n = x.bytes;
+  // `<|NAME|>` whose first `|>` is its end reads back as itself; any other name is bracketed
+  // (the parser only builds names that one of the two forms reproduces).
+  bool bar_form = n.size() >= 4 && n.compare(0, 2, "<|") == 0 && n.find("|>", 2) == n.size() - 2;
+  return bar_form ? n : "<[" + n + "]>";
+}
 
 std::string Grammar::ToString() const {
   Printer printer(*this);

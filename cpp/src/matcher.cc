@@ -260,7 +260,7 @@ class MatcherState {
   // frontier after the first k bytes of the previous candidate and is reused up to their LCP.
   void CheckUncertain(const std::vector<int32_t>& candidates, uint32_t* words) const {
     const TokenTrie& trie = tok->Trie();
-    const std::vector<std::string>& vocab = tok->DecodedVocab();
+    const std::vector<std::string>& vocab = tok->MatchedVocab();
     size_t base = arena.Size();
     levels[0] = cur;
     marks[0] = base;
@@ -312,7 +312,8 @@ class MatcherState {
         }
         if (several) break;
       }
-      if (several || only < 0) break;
+      // A special token's marker is a token, not text to jump over.
+      if (several || only < 0 || only == static_cast<uint8_t>(kSpecialMarkerByte)) break;
       runner.Step(f, static_cast<uint8_t>(only), &next);
       std::swap(f, next);
       out.push_back(static_cast<char>(only));
@@ -373,11 +374,13 @@ bool GrammarMatcher::AcceptToken(int32_t id) {
     return true;
   }
   if (!s.tok->IsText(id)) return false;
-  return s.AcceptBytes(s.tok->DecodedVocab()[id]);
+  return s.AcceptBytes(s.tok->MatchedVocab()[id]);
 }
 
 bool GrammarMatcher::AcceptBytes(const std::string& bytes) {
   state_->CheckUsable();
+  // Byte 0xFF only starts a special token's marker: a string cannot stand in for the token.
+  if (bytes.find(kSpecialMarkerByte) != std::string::npos) return false;
   return state_->AcceptBytes(bytes);
 }
 

@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <map>
+
 #include <algorithm>
 #include <cstdio>
 #include <atomic>
@@ -141,23 +143,49 @@ Example:
       .def_property_readonly("num_rules",
                              [](const Grammar& g) { return static_cast<int>(g.rules.size()); })
       .def_property_readonly("root_name",
-                             [](const Grammar& g) { return g.rules[g.root].name; });
+                             [](const Grammar& g) { return g.rules[g.root].name; })
+      .def_property_readonly(
+          "special_tokens",
+          [](const Grammar& g) {
+            std::vector<std::string> out;
+            for (const Expr& x : g.exprs) {
+              if (x.kind != ExprKind::kToken) continue;
+              std::string t = SpecialTokenTerminal(x);
+              if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+            }
+            return out;
+          },
+          "The special-token terminals the grammar uses (as written in EBNF), each once.");
 
   py::class_<TokenizerInfo, std::shared_ptr<TokenizerInfo>>(m, "TokenizerInfo")
       .def(py::init([](std::vector<std::string> vocab, std::optional<int32_t> vocab_size,
                        std::optional<std::vector<int32_t>> stop,
-                       std::optional<std::vector<int32_t>> special) {
+                       std::optional<std::vector<int32_t>> special,
+                       std::optional<std::map<std::string, int32_t>> names) {
+             std::vector<std::pair<std::string, int32_t>> named;
+             if (names) named.assign(names->begin(), names->end());
              return std::make_shared<TokenizerInfo>(
                  std::move(vocab), vocab_size.value_or(-1),
-                 stop.value_or(std::vector<int32_t>{}), special.value_or(std::vector<int32_t>{}));
+                 stop.value_or(std::vector<int32_t>{}), special.value_or(std::vector<int32_t>{}),
+                 std::move(named));
            }),
            py::arg("encoded_vocab"), py::kw_only(), py::arg("vocab_size") = py::none(),
-           py::arg("stop_token_ids") = py::none(), py::arg("special_token_ids") = py::none())
+           py::arg("stop_token_ids") = py::none(), py::arg("special_token_ids") = py::none(),
+           py::arg("special_tokens") = py::none())
       .def_property_readonly("vocab_size", &TokenizerInfo::VocabSize)
       .def_property_readonly("decoded_vocab",
                              [](const TokenizerInfo& t) {
                                py::list out;
-                               for (const std::string& s : t.DecodedVocab()) out.append(py::bytes(s));
+                               for (int32_t id = 0; id < t.VocabLength(); ++id) {
+                                 out.append(py::bytes(t.DecodedToken(id)));
+                               }
+                               return out;
+                             })
+      .def_property_readonly("special_tokens",
+                             [](const TokenizerInfo& t) {
+                               // A fresh dict each time: the mapping cannot be changed.
+                               py::dict out;
+                               for (const auto& [name, id] : t.SpecialTokens()) out[py::str(name)] = id;
                                return out;
                              })
       .def_property_readonly("stop_token_ids", &TokenizerInfo::StopTokenIds)
@@ -220,6 +248,10 @@ Example:
            py::arg("cache_limit_bytes") = -1,
            "Compiled grammars are cached by normalised text, bounded by cache_limit_bytes "
            "(default 256 MiB; least recently used evicted first).")
+      .def_property_readonly("tokenizer_info",
+                             [](const GrammarCompiler& c) {
+                               return std::const_pointer_cast<TokenizerInfo>(c.Tokenizer());
+                             })
       .def("clear_cache", &GrammarCompiler::ClearCache)
       .def_property_readonly("cache_size_bytes", &GrammarCompiler::CacheSizeBytes)
       .def(

@@ -4,6 +4,9 @@
 // Grammar is a plain value (copyable, no pointers). Character classes are stored already
 // normalised: sorted, merged code point ranges with negation applied. Every frontend (EBNF, and
 // later regex, Lark, JSON Schema) produces this IR; the automaton compiler consumes it.
+//
+// Special-token terminals (kToken) name a token, not text, so a Grammar stays independent of any
+// vocabulary: compiling resolves them against the TokenizerInfo (see compiler.h).
 #ifndef FORMGATE_GRAMMAR_H_
 #define FORMGATE_GRAMMAR_H_
 
@@ -27,6 +30,7 @@ enum class ExprKind : uint8_t {
   kSequence,   // children in order
   kChoice,     // one of children
   kRepeat,     // children[0] repeated min..max times (max = -1: unbounded)
+  kToken,      // one special token: `token_id`, or (token_id = -1) the one named `bytes`
 };
 
 using CodepointRange = std::pair<uint32_t, uint32_t>;  // inclusive
@@ -36,7 +40,8 @@ struct Expr {
   int32_t rule = -1;  // kRuleRef
   int32_t min = 0;    // kRepeat
   int32_t max = 0;    // kRepeat
-  std::string bytes;  // kBytes
+  int32_t token_id = -1;  // kToken given by id
+  std::string bytes;  // kBytes; kToken given by name: the token's text
   std::vector<CodepointRange> ranges;  // kCharClass
   std::vector<int32_t> children;       // kSequence, kChoice, kRepeat
   SourcePos pos;
@@ -67,6 +72,11 @@ class Grammar {
   static Grammar FromEbnf(const std::string& text, const std::string& root = "root");
 };
 
+// How the printer writes a kToken expression: `<[ID]>`, `<|NAME|>` or `<[NAME]>`.
+std::string SpecialTokenTerminal(const Expr& token);
+
+// Largest id accepted in a special-token terminal `<[ID]>`.
+constexpr int32_t kMaxTokenId = (1 << 24) - 1;
 // Largest bound accepted in {m,n}; larger bounds are a LimitError.
 constexpr int32_t kMaxRepetitionBound = 1000000;
 // Deepest nesting of parentheses/repetitions the parser follows.
