@@ -33,7 +33,10 @@ whenever they add the ``▁`` (always for ``Prepend``; when ``text`` does not st
 ``tokenizer.decode`` drops one leading space that the grammar saw.
 
 Special and stop tokens contribute ``b""``: they never match grammar text. A stop token may also be
-a special token (an eos added as special); the caller gives stop semantics precedence.
+a special token (an eos added as special); the caller gives stop semantics precedence. Their texts
+(``"<|python_tag|>"``, ``"<tool_call>"`` when the tokenizer has it as a special token) are kept
+apart, in ``DecodedVocab.special_tokens``, which is how a grammar's special-token terminals
+(``<[NAME]>``, docs/ebnf.md) find them.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import json
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 VocabType = Literal["byte_level", "byte_fallback", "raw"]
@@ -102,12 +105,15 @@ class DecodedVocab:
             the tokenizer's declared special tokens, unused ids, tokens with no bytes).
         stop_token_ids: sorted ids that end generation (eos, end-of-turn).
         vocab_type: ``"byte_level"``, ``"byte_fallback"`` or ``"raw"`` (see the module docstring).
+        special_tokens: the text of every special and stop token that has one (added tokens'
+            contents, declared special tokens), mapped to its id.
     """
 
     encoded_vocab: list[bytes]
     special_token_ids: list[int]
     stop_token_ids: list[int]
     vocab_type: VocabType
+    special_tokens: dict[str, int] = field(default_factory=dict)
 
 
 def decode_hf_vocab(
@@ -144,6 +150,8 @@ def decode_hf_vocab(
         >>> eos = tok.convert_tokens_to_ids("<|endoftext|>")
         >>> eos in vocab.stop_token_ids, vocab.encoded_vocab[eos]
         (True, b'')
+        >>> vocab.special_tokens["<|endoftext|>"] == eos
+        True
     """
     tokens = _tokens_by_id(tokenizer)
     if vocab_size is not None and vocab_size < len(tokens):
@@ -164,8 +172,10 @@ def decode_hf_vocab(
             encoded_vocab.append(b"")
         else:
             encoded_vocab.append(_decode_token(tok, steps))
+    names = {tok: i for i in sorted(special | stops)
+             if isinstance(tok := tokens[i], str) and tok}
     special.update(i for i, b in enumerate(encoded_vocab) if not b and i not in stops)
-    return DecodedVocab(encoded_vocab, sorted(special), sorted(stops), vocab_type)
+    return DecodedVocab(encoded_vocab, sorted(special), sorted(stops), vocab_type, names)
 
 
 def _tokens_by_id(tokenizer: Any) -> list[str | bytes | None]:
