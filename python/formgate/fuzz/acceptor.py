@@ -15,6 +15,7 @@ import numpy as np
 
 from formgate import _core
 from formgate.compiler import GrammarCompiler
+from formgate.errors import GrammarError
 from formgate.matcher import GrammarMatcher
 from formgate.tokenizer_info import TokenizerInfo
 
@@ -46,14 +47,25 @@ def compile_bytes(source: GrammarSource) -> _core.CompiledGrammar:
         >>> m = new_matcher(compile_bytes('root ::= "é"'))
         >>> allowed_bytes(m).tolist()
         [195]
+        >>> compile_bytes('root ::= <|python_tag|> "{"')
+        Traceback (most recent call last):
+        ...
+        formgate.errors.GrammarError: the grammar has special-token terminals (<|python_tag|>), which are tokens, not text: formgate.fuzz and formgate.strategies generate text only; replace them by their text (a string) to fuzz the rest
     """
     if isinstance(source, _core.CompiledGrammar):
         if _is_byte_vocabulary(source.tokenizer_info):
             return source
         source = source.grammar
-    if not isinstance(source, (str, _core.Grammar)):
+    if isinstance(source, str):
+        source = _core.Grammar.from_ebnf(source)
+    if not isinstance(source, _core.Grammar):
         raise TypeError("expected EBNF text, a formgate.Grammar or a CompiledGrammar, got "
                         f"{type(source).__name__}")
+    if source.special_tokens:
+        raise GrammarError(
+            f"the grammar has special-token terminals ({', '.join(source.special_tokens)}), "
+            "which are tokens, not text: formgate.fuzz and formgate.strategies generate text "
+            "only; replace them by their text (a string) to fuzz the rest", 0, 0)
     return byte_compiler().compile_grammar(source)
 
 

@@ -1,9 +1,10 @@
-"""Pieces of EBNF for tool-call grammars: renaming a grammar's rules, literal markers, and free
-text that never contains a trigger string."""
+"""Pieces of EBNF for tool-call grammars: renaming a grammar's rules, markers (as text or as
+special-token terminals), and free text that never contains a trigger string."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from formgate.json_schema.regex import ebnf_literal
 
@@ -12,11 +13,13 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 def prefix_rules(ebnf: str, prefix: str) -> str:
     """``ebnf`` with every rule name (definitions and references) prefixed, so several grammars
-    can live in one text; strings, classes and comments are left alone.
+    can live in one text; strings, classes, special tokens and comments are left alone.
 
     Example:
         >>> prefix_rules('root ::= "a" x\\nx ::= [b-c]+ # x', "t0_")
         't0_root ::= "a" t0_x\\nt0_x ::= [b-c]+ # x'
+        >>> prefix_rules("root ::= <|python_tag|> <[tag]> x", "t0_")
+        't0_root ::= <|python_tag|> <[tag]> t0_x'
     """
     out, i, n = [], 0, len(ebnf)
     while i < n:
@@ -31,6 +34,12 @@ def prefix_rules(ebnf: str, prefix: str) -> str:
         elif c == "#":
             j = ebnf.find("\n", i)
             j = n if j < 0 else j
+            out.append(ebnf[i:j])
+            i = j
+        elif ebnf.startswith(("<[", "<|"), i):  # a special token: its name is not a rule
+            close = "]>" if ebnf[i + 1] == "[" else "|>"
+            j = ebnf.find(close, i + 2)
+            j = n if j < 0 else j + 2
             out.append(ebnf[i:j])
             i = j
         elif c == "{":  # counted repetition: digits, not names
@@ -48,18 +57,54 @@ def prefix_rules(ebnf: str, prefix: str) -> str:
     return "".join(out)
 
 
-def marker(text: str) -> str:
-    """EBNF for a format's fixed marker (``<tool_call>``, ``<|python_tag|>``...).
-
-    The one place where markers become grammar: today a marker is matched as its text spelled
-    out, because the core never lets a special/control token match grammar text. When the core
-    gains a special-token terminal, markers that are single special tokens change here.
+def special_token_terminal(name: str, token_id: int) -> str:
+    """The EBNF special-token terminal for the token ``name`` (id ``token_id``): ``<|NAME|>``,
+    ``<[NAME]>``, or ``<[ID]>`` when the name cannot be written (docs/ebnf.md).
 
     Example:
-        >>> marker("<tool_call>")
-        '"<tool_call>"'
+        >>> special_token_terminal("<|python_tag|>", 128010), special_token_terminal("[A]", 5)
+        ('<|python_tag|>', '<[[A]]>')
     """
-    return ebnf_literal(text) if text else '""'
+    if "\n" in name:
+        return f"<[{token_id}]>"
+    if name.startswith("<|") and name.find("|>", 2) == len(name) - 2:
+        return name
+    if "]>" not in name and not name.isdigit():
+        return f"<[{name}]>"
+    return f"<[{token_id}]>"
+
+
+def marker(text: str, special_tokens: Mapping[str, int] | None = None) -> str:
+    """EBNF for a format's fixed text (``<tool_call>\\n{"name": ...``, ``<|python_tag|>``...).
+
+    Every occurrence of a name in ``special_tokens`` (the tokenizer's special, non-stop tokens:
+    ``TokenizerInfo.special_tokens``) becomes a special-token terminal, so the model must emit
+    that single token; the rest is matched as text. Without the mapping, or for a tokenizer
+    that lacks a marker as a special token, the marker is text spelled out.
+
+    Example:
+        >>> marker("<tool_call>{")
+        '"<tool_call>{"'
+        >>> marker("<tool_call>{", {"<tool_call>": 7, "<|eot|>": 8})
+        '<[<tool_call>]> "{"'
+    """
+    names = sorted((n for n in (special_tokens or {}) if n), key=len, reverse=True)
+    parts: list[str] = []
+    pos = 0
+    while names and pos < len(text):
+        # Leftmost occurrence, longest name first among those starting there.
+        found = min(((text.find(n, pos), n) for n in names if n in text[pos:]),
+                    key=lambda hit: hit[0], default=None)
+        if found is None:
+            break
+        start, name = found
+        if start > pos:
+            parts.append(ebnf_literal(text[pos:start]))
+        parts.append(special_token_terminal(name, special_tokens[name]))
+        pos = start + len(name)
+    if pos < len(text):
+        parts.append(ebnf_literal(text[pos:]))
+    return " ".join(parts) if parts else '""'
 
 
 def free_text_without(trigger: str, name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -63,6 +64,7 @@ def _chosen(tools: list[Tool], tool_choice: ToolChoice) -> tuple[list[Tool], str
 
 def tool_calls_ebnf(tools: list, *, format: "str | ToolCallFormat",
                     tool_choice: ToolChoice = "auto", parallel: bool = True,
+                    special_tokens: Mapping[str, int] | None = None,
                     **schema_opts: Any) -> str:
     """EBNF for a model turn under ``format`` (see :mod:`formgate.tools.formats`):
 
@@ -72,6 +74,12 @@ def tool_calls_ebnf(tools: list, *, format: "str | ToolCallFormat",
       else;
     * ``{"name": f}`` (or OpenAI's ``{"type": "function", "function": {"name": f}}``): exactly
       one call of ``f``.
+
+    ``special_tokens`` (name -> id of the tokenizer's special, non-stop tokens): markers that
+    are one of them (``<tool_call>``, ``<|python_tag|>``, ``[TOOL_CALLS]``) become special-token
+    terminals, so the model must emit the single token; otherwise markers are text. Free text
+    still excludes the trigger spelled out, so that :func:`parse_tool_calls` on the decoded
+    text (where the special token reads as its name) finds only real calls.
 
     Each tool's arguments follow its ``parameters`` schema (converted by
     :func:`formgate.json_schema.json_schema_to_ebnf` with ``schema_opts``; its rules are
@@ -104,14 +112,17 @@ def tool_calls_ebnf(tools: list, *, format: "str | ToolCallFormat",
         lines.append(free_text_without(trigger, "text"))
     else:
         lines.append("root ::= section")
-    lines.append(f"section ::= {marker(fmt.section_begin)} calls {marker(fmt.section_end)}")
-    lines.append(f"calls ::= call ( {marker(fmt.separator)} call )*" if multi
+    def mark(text: str) -> str:
+        return marker(text, special_tokens)
+
+    lines.append(f"section ::= {mark(fmt.section_begin)} calls {mark(fmt.section_end)}")
+    lines.append(f"calls ::= call ( {mark(fmt.separator)} call )*" if multi
                  else "calls ::= call")
     ids = [all_tools.index(t) for t in chosen]
     lines.append("call ::= " + " | ".join(f"call_{i}" for i in ids))
     for i, t in zip(ids, chosen):
-        lines.append(f"call_{i} ::= {marker(fmt.call_begin(t.name))} t{i}_root "
-                     f"{marker(fmt.call_end(t.name))}")
+        lines.append(f"call_{i} ::= {mark(fmt.call_begin(t.name))} t{i}_root "
+                     f"{mark(fmt.call_end(t.name))}")
     for i, t in zip(ids, chosen):
         lines.append(prefix_rules(json_schema_to_ebnf(t.parameters, **schema_opts).strip(),
                                   f"t{i}_"))
