@@ -93,6 +93,32 @@ def test_nested_composition(a, b, c) -> None:
         assert accepts(g, s) == (in_concat([a, b], s) or bool(re.fullmatch(c, s))), s
 
 
+def balanced(s: str) -> bool:
+    depth = 0
+    for c in s:
+        depth += {"(": 1, ")": -1}.get(c, 99)
+        if depth < 0 or depth >= 99:
+            return False
+    return depth == 0
+
+
+def test_recursive_parts() -> None:
+    """Recursive rules (beyond what the regex parts exercise) survive the renaming: the
+    balanced-parenthesis language, with the same rule names in every part."""
+    dyck = 'root ::= x\nx ::= "" | "(" x ")" x'
+    a_plus = 'root ::= x\nx ::= "a" | "a" x'
+    u = formgate.Grammar.union(dyck, a_plus)
+    c = formgate.Grammar.concat(dyck, a_plus, dyck)
+    for n in range(7):
+        for t in itertools.product("()a", repeat=n):
+            s = "".join(t)
+            assert accepts(u, s) == (balanced(s) or (s != "" and set(s) == {"a"})), s
+            head, tail = s[:s.find("a")], s[s.rfind("a") + 1:]
+            expected = ("a" in s and balanced(head) and balanced(tail)
+                        and set(s[len(head):len(s) - len(tail)]) == {"a"})
+            assert accepts(c, s) == expected, s
+
+
 def test_parts_from_every_frontend_and_other_root_names() -> None:
     g = formgate.Grammar.concat(
         formgate.Grammar.from_ebnf('main ::= "<" x\nx ::= "a"+', root="main"),
