@@ -5,8 +5,9 @@ Budget: ``FORMGATE_FUZZ_SECONDS`` seconds per target (default 30, so about 2.5 m
 four targets with start-up; ``0`` skips these tests). Skipped when atheris does not import (it
 ships Linux wheels for CPython < 3.12 only; the ``test`` extra installs it there).
 
-Each run fuzzes a scratch copy of the stored corpus under ``build/fuzz/pytest/`` and writes
-artifacts to ``build/fuzz/pytest-artifacts/<target>/``, so the checkout stays clean: a
+Each run fuzzes a scratch copy of the stored corpus in pytest's ``tmp_path`` (so concurrent
+runs do not share it) and writes artifacts to ``build/fuzz/pytest-artifacts/<target>/``
+(created as needed), so the checkout stays clean: a
 reproducer worth keeping is copied to ``tests/fuzz/crashes/<target>/`` by hand, after which
 ``test_replay.py`` runs it on every test run. A failure names the artifact, the replay command,
 libFuzzer's seed, and the input itself in base64 (CI logs outlive the build directory).
@@ -28,7 +29,6 @@ from run_fuzz import ROOT, TARGETS
 
 pytest.importorskip("atheris")
 
-WORK_DIR = ROOT / "build" / "fuzz" / "pytest"
 ARTIFACT_DIR = ROOT / "build" / "fuzz" / "pytest-artifacts"
 
 
@@ -37,7 +37,8 @@ def budget_seconds() -> int:
     try:
         seconds = int(raw)
     except ValueError:
-        raise ValueError(f"FORMGATE_FUZZ_SECONDS must be a whole number of seconds, got {raw!r}")
+        raise ValueError(
+            f"FORMGATE_FUZZ_SECONDS must be a whole number of seconds, got {raw!r}") from None
     if seconds < 0:
         raise ValueError(f"FORMGATE_FUZZ_SECONDS must not be negative, got {seconds}")
     return seconds
@@ -57,7 +58,7 @@ def describe_failure(result: dict) -> str:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_fuzz_target_finds_nothing(target):
+def test_fuzz_target_finds_nothing(target, tmp_path):
     seconds = budget_seconds()
     if seconds == 0:
         pytest.skip("FORMGATE_FUZZ_SECONDS=0")
@@ -66,7 +67,7 @@ def test_fuzz_target_finds_nothing(target):
     env = dict(os.environ, PYTHONPATH=str(Path(formgate.__file__).resolve().parents[1]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "fuzz" / "run_fuzz.py"), "--seconds", str(seconds),
-         "--work-dir", str(WORK_DIR), "--artifacts", str(ARTIFACT_DIR), target],
+         "--work-dir", str(tmp_path), "--artifacts", str(ARTIFACT_DIR), target],
         capture_output=True, text=True, env=env, timeout=seconds + 300, check=False)
     lines = proc.stdout.strip().splitlines()
     assert lines, f"run_fuzz.py printed no summary (exit {proc.returncode}):\n{proc.stderr}"
