@@ -159,6 +159,21 @@ def test_stop_token_ends_the_draft_and_empties_the_next_row(grammars):
     assert m.num_steps == 0 and not m.is_completed()
 
 
+def test_numpy_and_strided_bitmasks_get_the_same_rows(grammars):
+    m = formgate.GrammarMatcher(grammars[2])
+    words = formgate.allocate_token_bitmask(1, m.vocab_size).shape[1]
+    dense = formgate.allocate_token_bitmask(6, m.vocab_size)
+    wide = torch.full((7, words + 3), 7, dtype=torch.int32)
+    strided = wide[1:, 2:2 + words]  # rows words + 3 apart, inside a larger buffer
+    array = np.full((6, words), -1, dtype=np.int32)
+    for draft in ([3, 0, 4, 1], [0, 4], [2, 5, 1]):
+        results = [m.fill_draft_bitmasks(draft, b, start_index=1) for b in (dense, strided, array)]
+        assert results[0] == results[1] == results[2]
+        assert np.array_equal(dense[1:].numpy(), strided[1:].numpy())
+        assert np.array_equal(dense[1:].numpy(), array[1:])
+    assert (wide[:2] == 7).all() and (wide[:, :2] == 7).all() and (wide[:, 2 + words:] == 7).all()
+
+
 def test_empty_draft_fills_the_current_mask(grammars):
     m = formgate.GrammarMatcher(grammars[0])
     bitmask = formgate.allocate_token_bitmask(1, m.vocab_size)
