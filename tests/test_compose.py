@@ -300,3 +300,13 @@ def test_later_errors_keep_their_position() -> None:
 def test_bad_schema_names_are_refused() -> None:
     with pytest.raises(ValueError, match="not a name"):
         formgate.Grammar.from_ebnf_with_schemas('root ::= "a"', {"a b": {}})
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from formgate import compose, embedded_json, lark_grammar
+
+    for module in (compose, embedded_json, lark_grammar):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

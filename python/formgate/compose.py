@@ -37,8 +37,8 @@ __all__ = ["concat", "ebnf_with_schemas", "grammar_from_ebnf_with_schemas", "uni
 GrammarPart = Union[_core.Grammar, str]
 
 
-def _prefixed_parts(grammars: tuple[GrammarPart, ...], operation: str) -> tuple[list[str],
-                                                                                list[str]]:
+def _prefixed_parts(grammars: tuple[GrammarPart, ...],
+                    operation: str) -> tuple[list[str], list[str]]:
     """``(root references, prefixed rule texts)`` of the parts."""
     if not grammars:
         raise ValueError(f"Grammar.{operation}() needs at least one grammar")
