@@ -1,4 +1,5 @@
-"""Speculative decoding support: GrammarMatcher.validate_tokens and fill_draft_bitmasks.
+"""Speculative decoding support: GrammarMatcher.validate_tokens and fill_draft_bitmasks, and
+BatchGrammarMatcher.batch_fill_draft_bitmasks.
 
 Oracle: a fork of the matcher stepped one token at a time with accept_token, its mask read with
 fill_next_token_bitmask at every position. Drafts are random walks through the grammar (so
@@ -215,6 +216,46 @@ def test_errors_leave_the_matcher_and_bitmask_untouched(grammars):
     with pytest.raises(ValueError, match="terminated"):
         m.fill_draft_bitmasks([0], bitmask)
     assert (bitmask == -1).all()
+
+
+@PROPERTY
+@given(data=st.data(), packed=st.booleans())
+def test_batch_draft_rows_equal_one_call_per_matcher(grammars, data, packed):
+    cases = [draw_case(data, grammars[:1]) for _ in range(data.draw(st.integers(1, 4)))]
+    matchers, drafts = [m for m, _ in cases], [d for _, d in cases]
+    starts, row = [], data.draw(st.integers(0, 2))
+    for d in drafts:  # packed, or with gaps that must stay untouched
+        starts.append(row)
+        row += len(d) + 1 + (0 if packed else data.draw(st.integers(0, 2)))
+    batch = formgate.allocate_token_bitmask(row + 1, matchers[0].vocab_size)
+    batch.fill_(0x5A5A5A5A)
+    single = batch.clone()
+    expected = [m.fill_draft_bitmasks(d, single, s) for m, d, s in zip(matchers, drafts, starts)]
+    before = [snapshot(m) for m in matchers]
+    got = formgate.BatchGrammarMatcher().batch_fill_draft_bitmasks(
+        matchers, drafts, batch, None if packed and starts[0] == 0 else starts)
+    assert got == expected
+    assert torch.equal(batch, single)
+    assert [snapshot(m) for m in matchers] == before
+
+
+def test_batch_draft_errors_write_nothing(grammars):
+    toy = grammars[2]
+    m1, m2 = formgate.GrammarMatcher(toy), formgate.GrammarMatcher(toy)
+    batch = formgate.BatchGrammarMatcher(2)
+    bitmask = formgate.allocate_token_bitmask(5, m1.vocab_size)
+    with pytest.raises(ValueError, match="2 matchers but 1 drafts"):
+        batch.batch_fill_draft_bitmasks([m1, m2], [[0]], bitmask)
+    with pytest.raises(ValueError, match="draft token 1 has id 7"):
+        batch.batch_fill_draft_bitmasks([m1, m2], [[0], [0, 7]], bitmask)
+    with pytest.raises(ValueError, match="overlap"):
+        batch.batch_fill_draft_bitmasks([m1, m2], [[0, 0], [0]], bitmask, start_indices=[0, 2])
+    with pytest.raises(ValueError, match="rows up to 5, but the bitmask has 5 rows"):
+        batch.batch_fill_draft_bitmasks([m1, m2], [[0, 0], [0, 0]], bitmask)
+    with pytest.raises(ValueError, match="outside the bitmask"):
+        batch.batch_fill_draft_bitmasks([m1, m2], [[0], [0]], bitmask, start_indices=[-2, 0])
+    assert (bitmask == -1).all()
+    assert batch.batch_fill_draft_bitmasks([], [], bitmask) == []
 
 
 def test_docstring_examples_run():

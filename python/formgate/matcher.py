@@ -250,3 +250,58 @@ class BatchGrammarMatcher:
         elif hasattr(bitmask, "strides") and bitmask.ndim == 2:
             row_words = bitmask.strides[0] // 4
         _core._batch_fill(list(matchers), base, row_words, rows, self.max_threads)
+
+    def batch_fill_draft_bitmasks(
+        self,
+        matchers: Sequence[GrammarMatcher],
+        drafts: Sequence[Sequence[int]],
+        bitmask: Any,
+        start_indices: Sequence[int] | None = None,
+    ) -> list[int]:
+        """:meth:`GrammarMatcher.fill_draft_bitmasks` for each ``(matchers[i], drafts[i])``, its
+        rows from ``start_indices[i]`` on; returns each accepted count.
+
+        By default the rows are packed: ``len(drafts[0]) + 1`` rows for the first sequence,
+        then the next, so ``bitmask`` needs ``sum(len(d) + 1 for d in drafts)`` rows. Row ranges
+        must not overlap. Every argument is checked before anything is written (ValueError).
+        The sequences are filled one after another: a pool of ``max_threads`` Python threads
+        (mask filling releases the GIL) was slower on Llama-3's vocabulary with 8 sequences of
+        4-token drafts on 2 cores (9-14 ms against 6.5-7.5 ms for whole generations), since
+        accepting and rolling back hold the GIL.
+
+        Example:
+            >>> import formgate
+            >>> info = formgate.TokenizerInfo([b"a", b"b"])
+            >>> compiled = formgate.GrammarCompiler(info).compile_grammar('root ::= "a"+ "b"')
+            >>> matchers = [formgate.GrammarMatcher(compiled) for _ in range(2)]
+            >>> mask = formgate.allocate_token_bitmask(5, info.vocab_size)
+            >>> formgate.BatchGrammarMatcher(2).batch_fill_draft_bitmasks(
+            ...     matchers, [[0, 0], [1]], mask)
+            [2, 0]
+            >>> [formgate.testing.allowed_tokens(row, info.vocab_size) for row in mask]
+            [[0], [0, 1], [0, 1], [0], []]
+        """
+        if len(drafts) != len(matchers):
+            raise ValueError(f"{len(matchers)} matchers but {len(drafts)} drafts")
+        drafts = [m._draft_ids(d) for m, d in zip(matchers, drafts)]
+        if start_indices is None:
+            starts, row = [], 0
+            for d in drafts:
+                starts.append(row)
+                row += len(d) + 1
+        else:
+            starts = [operator.index(i) for i in start_indices]
+            if len(starts) != len(matchers):
+                raise ValueError(f"{len(matchers)} matchers but {len(starts)} start_indices")
+        spans = sorted((start, start + len(d)) for start, d in zip(starts, drafts))
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if start <= end:
+                raise ValueError(f"draft rows overlap: a draft's rows end at {end}, the next "
+                                 f"one's start at {start}")
+        rows = bitmask.shape[0] if len(bitmask.shape) == 2 else 1
+        for m, start in zip(matchers, starts):
+            m._row_address(bitmask, start)  # dtype, layout and the first row
+        if spans and spans[-1][1] >= rows:
+            raise ValueError(f"the drafts need bitmask rows up to {spans[-1][1]}, but the "
+                             f"bitmask has {rows} rows")
+        return [m.fill_draft_bitmasks(d, bitmask, s) for m, d, s in zip(matchers, drafts, starts)]
