@@ -283,6 +283,8 @@ def target():
     return model, tokenizer, info, {
         "flags": compiler.compile_json_schema(FLAGS, any_whitespace=False),
         "arithmetic": compiler.compile_grammar(grammar_text("arithmetic")),
+        # Ends within the budget: a draft then carries the stop token, and nothing follows it.
+        "short": compiler.compile_grammar('root ::= ("yes" | "no" | "maybe") " " [a-z]{0,3}'),
     }
 
 
@@ -351,11 +353,12 @@ def speculative_greedy(model, compiled, prompt: list[int], budget: int, kind: st
 
 
 @pytest.mark.parametrize("kind", ["unconstrained", "constrained", "perturbed"])
-@pytest.mark.parametrize("grammar", ["flags", "arithmetic"])
+@pytest.mark.parametrize("grammar", ["flags", "arithmetic", "short"])
 def test_speculative_greedy_equals_plain_greedy(target, grammar, kind):
-    model, tokenizer, _, compiled = target
+    model, tokenizer, info, compiled = target
     prompt = tokenizer.encode("Give me a value:")
     plain = plain_greedy(model, compiled[grammar], prompt, 24)
+    assert (plain[-1] in info.stop_token_ids) == (grammar == "short")
     spec, rejected = speculative_greedy(model, compiled[grammar], prompt, 24, kind)
     assert spec == plain
     if kind == "constrained":  # the draft is exactly what the target picks
