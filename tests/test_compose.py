@@ -266,6 +266,10 @@ ERRORS = [
     ("ebnf", 'root ::= "x" %json persn', {"person": {}}, formgate.GrammarError, 1, 20,
      "no schema of that name (schemas: person)"),
     ("ebnf", 'root ::= %json', None, formgate.GrammarError, 1, 15, "not JSON"),
+    ("ebnf", 'root ::= %json [1]', None, formgate.SchemaError, 1, 16,
+     "a schema is a JSON object or a boolean, not [1]"),
+    ("ebnf", 'root ::= %json "{}"', None, formgate.SchemaError, 1, 16, "not \"{}\""),
+    ("ebnf", 'root ::= %json p', {"p": 42}, formgate.SchemaError, 1, 10, "schema must be"),
     ("lark", 'start: A\nA: "a" %json {}', None, formgate.GrammarError, 2, 8,
      "not in the definition of terminal A"),
     ("lark", 'start: "a"\n | %json nope', None, formgate.GrammarError, 2, 10,
@@ -295,6 +299,17 @@ def test_later_errors_keep_their_position() -> None:
     lark = 'start: "x" %json {"type": "null"} y\n'
     with pytest.raises(formgate.GrammarError, match="y"):
         formgate.Grammar.from_lark(lark)
+
+
+def test_json_next_to_names() -> None:
+    """`%json` glued to a name is not the keyword; a name right after the schema stays apart."""
+    g = formgate.Grammar.from_ebnf_with_schemas('root ::= %json true"x" x\nx ::= "y"')
+    assert accepts(g, "falsexy") and accepts(g, "[1]xy") and not accepts(g, "truex")
+    assert accepts(formgate.Grammar.from_ebnf_with_schemas('root ::= %json {"const": 1}x\n'
+                                                           'x ::= "y"', any_whitespace=False),
+                   "1y")
+    with pytest.raises(formgate.GrammarError, match="unexpected character '%'"):
+        formgate.Grammar.from_ebnf_with_schemas('root ::= x%json {}\nx ::= "a"')
 
 
 def test_bad_schema_names_are_refused() -> None:

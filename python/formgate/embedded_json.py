@@ -71,6 +71,14 @@ def _error(text: str, i: int, cause: str) -> GrammarError:
     return GrammarError(f"line {line}, column {column}: {cause}", line, column, cause=cause)
 
 
+def _schema_type_error(text: str, i: int, schema: Any) -> SchemaError:
+    line, column = _position(text, i)
+    err = SchemaError(f"line {line}, column {column}: %json: a schema is a JSON object or a "
+                      f"boolean, not {json.dumps(schema)[:40]}")
+    err.line, err.column = line, column
+    return err
+
+
 def _skip_quoted(text: str, i: int, close: str) -> int:
     """Offset just past the closing ``close`` of the literal opened at ``i`` (or the end)."""
     j = i + 1
@@ -90,6 +98,8 @@ def _schema_ebnf(schema: Any, text: str, at: int, opts: dict[str, Any]) -> str:
         _core.Grammar.from_ebnf(ebnf)  # an unsatisfiable schema fails here, not in the whole
     except SchemaError as e:
         err = SchemaError(f"{where}: {e}", e.pointer, e.keyword)
+    except TypeError as e:  # not a schema at all (a number, a list, an arbitrary object)
+        err = SchemaError(f"{where}: {e}")
     except GrammarError as e:
         if "empty language" in str(e):
             err = SchemaError(f"{where} is unsatisfiable: no JSON value validates against it")
@@ -137,7 +147,8 @@ def find_json_slots(text: str, syntax: Syntax, schemas: Optional[dict[str, Any]]
             i = n if (j := text.find("\n", i)) < 0 else j
         elif c == "/" and syntax == "lark":
             i = _skip_quoted(text, i, "/")
-        elif text.startswith(_KEYWORD, i) and not _WORD.match(text, i + len(_KEYWORD)):
+        elif (text.startswith(_KEYWORD, i) and not _WORD.match(text, i + len(_KEYWORD))
+              and not (i and _WORD.match(text[i - 1]))):
             if syntax == "lark" and (term := _in_lark_terminal(text, i)):
                 raise _error(text, i, f"%json may appear in rules, not in the definition of "
                                       f"terminal {term}")
@@ -157,6 +168,8 @@ def find_json_slots(text: str, syntax: Syntax, schemas: Optional[dict[str, Any]]
                 except json.JSONDecodeError as e:
                     raise _error(text, e.pos, f"%json: the schema is not JSON ({e.msg})") \
                         from None
+                if not isinstance(schema, (dict, bool)):
+                    raise _schema_type_error(text, j, schema)
                 key = "inline:" + json.dumps(schema, sort_keys=True)
             if key not in index:
                 index[key] = len(slots)
@@ -205,6 +218,8 @@ def substitute(text: str, spans: list[_Span], names: list[str]) -> str:
             out.append(name + "\n" * (rest.count("\n") + 1) + pad * len(last))
         else:
             out.append(name + pad * max(0, len(first) - len(name)))
+        if _WORD.match(text, span.end) and len(first) <= len(name):
+            out.append(" ")  # `%json 1x` must not become one name
         pos = span.end
     out.append(text[pos:])
     return "".join(out)
