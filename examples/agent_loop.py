@@ -92,9 +92,9 @@ def main() -> int:
         messages.append({"role": "user", "content": question})
 
         call_turn = run_turn(model, tokenizer, info, messages, calls_grammar, 48)
-        print(f"assistant: {call_turn.text!r}")
+        print(f"tool call: {call_turn.text!r}")
         print(f"           ({call_turn.num_tokens} tokens, {call_turn.ms_per_token:.1f} ms/token "
-              f"constrained)")
+              f"constrained, of which the grammar {call_turn.stats.mean_step_ms:.2f} ms)")
         calls = parse_tool_calls(call_turn.text, TOOLS, "hermes")
         messages.append({"role": "assistant", "content": call_turn.text})
 

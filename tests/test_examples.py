@@ -127,8 +127,7 @@ def test_agent_loop_executes_the_tools(outputs) -> None:
 
     out = run(outputs, "agent_loop")
     agent = load_example("agent_loop")
-    calls = [ast.literal_eval(a) for a in fields(out, "assistant")
-             if a.startswith("'<tool_call>")]
+    calls = [ast.literal_eval(a) for a in fields(out, "tool call")]
     executed = fields(out, "executed")
     assert len(calls) == len(agent.QUESTIONS) and len(executed) == len(calls)
     for text, line in zip(calls, executed):
