@@ -253,6 +253,10 @@ def test_lark_embedding_with_ignore_and_pydantic_schema() -> None:
                                    schemas={"point": Point})
     assert accepts(g, 'points {"x": 1, "y": 2}  {"x":3,"y":-4}')
     assert not accepts(g, 'points {"y": 1, "x": 2}') and not accepts(g, "points")
+    inline = COMPILER.compile_lark('start: "n=" %json {"type": "integer", "maximum": 9}')
+    m = formgate.GrammarMatcher(inline)
+    assert m.accept_string("n=-3") and m.is_completed()
+    assert not formgate.GrammarMatcher(inline).accept_string("n=10")
 
 
 ERRORS = [
