@@ -424,10 +424,12 @@ class _Loop:
 
     def _result(self, prefill_s: float, step_s: list[float]) -> DecodeResult:
         vocab = list(self.info.decoded_vocab)
-        special = set(self.info.special_token_ids) | set(self.info.stop_token_ids)
+        # Special tokens a grammar matched (tool-call markers) appear as their names, as
+        # parse_tool_calls expects; stop tokens end the text.
+        stops = set(self.info.stop_token_ids)
         texts, completed, terminated = [], [], []
         for i, ids in enumerate(self.out):
-            data = b"".join(vocab[t] for t in ids if t < len(vocab) and t not in special)
+            data = b"".join(vocab[t] for t in ids if t < len(vocab) and t not in stops)
             texts.append(data.decode("utf-8", errors="replace"))
             m = self.matchers[i]
             if m is not None:

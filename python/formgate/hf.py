@@ -111,7 +111,8 @@ _tokenizer_info_for = tokenizer_info  # generate() has a parameter of that name
 
 
 def decode_tokens(info: TokenizerInfo, token_ids: Sequence[int]) -> str:
-    """The text the grammar saw for ``token_ids`` (stop/special tokens add nothing). Unlike
+    """The text of ``token_ids`` as ``TokenizerInfo.decoded_vocab`` spells it: stop tokens add
+    nothing, named special tokens (tool-call markers) add their names. Unlike
     ``tokenizer.decode`` this never strips or cleans up spaces."""
     vocab = _decoded_vocab(info)
     data = b"".join(vocab[t] for t in token_ids if 0 <= t < len(vocab))
