@@ -329,3 +329,10 @@ def test_docstring_examples() -> None:
     for module in (compose, embedded_json, lark_grammar):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_special_token_terminals_are_not_renamed() -> None:
+    g = formgate.Grammar.union('root ::= <|im_end|> x\nx ::= <[5]>', 'root ::= "b" x\nx ::= "c"')
+    assert "g0_root ::= <|im_end|> g0_x" in str(g) and "g0_x ::= <[5]>" in str(g)
+    e = formgate.Grammar.from_ebnf_with_schemas('root ::= <[5]> %json {"type": "null"} <|x|>')
+    assert str(e).startswith("root ::= <[5]> json")
