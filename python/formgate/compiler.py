@@ -136,9 +136,13 @@ class GrammarCompiler(_core.GrammarCompiler):
         """
         return self.compile_grammar(_regex_ebnf(pattern))
 
-    def compile_lark(self, text: str, start: str = "start") -> _core.CompiledGrammar:
+    def compile_lark(self, text: str, start: str = "start",
+                     schemas: Optional[dict[str, Any]] = None,
+                     **schema_opts: Any) -> _core.CompiledGrammar:
         """Compile a Lark grammar (loaded by the ``lark`` package; see docs/frontends.md for
-        how terminals, ``%ignore`` and priorities are treated).
+        how terminals, ``%ignore`` and priorities are treated). ``%json NAME`` embeds
+        ``schemas[NAME]``; ``schema_opts`` convert the embedded schemas (see
+        :func:`formgate.lark_grammar.lark_to_ebnf`).
 
         Example:
             >>> import formgate
@@ -147,10 +151,15 @@ class GrammarCompiler(_core.GrammarCompiler):
             ...     'start: "(" INT ")"\\n%import common.INT\\n%import common.WS\\n%ignore WS')
             >>> formgate.GrammarMatcher(cg).accept_string("( 42 )")
             True
+            >>> cg = formgate.GrammarCompiler(info).compile_lark(
+            ...     'start: "p=" %json p', schemas={"p": {"type": "integer"}},
+            ...     any_whitespace=False)
+            >>> formgate.GrammarMatcher(cg).accept_string("p=7")
+            True
         """
         from formgate.lark_grammar import lark_to_ebnf
 
-        return self.compile_grammar(lark_to_ebnf(text, start))
+        return self.compile_grammar(lark_to_ebnf(text, start, schemas, **schema_opts))
 
     def compile_type(self, tp: Any, **opts: Any) -> _core.CompiledGrammar:
         """Compile the JSON form of a Python type (``list[int]``, ``Literal[..]``, TypedDict,
