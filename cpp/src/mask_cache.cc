@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,35 +21,146 @@ enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 
 }  // namespace
 
-// Trie subtrees made only of bytes a state loops on. A stack whose top loops on byte set L
-// survives any token of L* (stepping keeps the same node), so such a subtree is accepted whole
-// without walking it; for string bodies, names and whitespace that is most of the vocabulary.
+// Loop closures: a state that loops on many bytes (a string body, a name, whitespace) plus the
+// few states that lead back to it within a UTF-8 character, as a small DFA. A stack whose top
+// is in the closure survives every token the DFA survives, and the trie's survival bits answer
+// that for a whole subtree at once (for string bodies: most of the vocabulary, multi-byte
+// characters included).
+//
+// Repetition closures do the same for the body of a counted repetition whose counter is
+// abstract (the saturated and looping prechecks): there, completing an iteration restarts the
+// body above the very same frame, so from a final body state the body's first bytes follow.
+// With a real counter the budget matters, so walks of real stacks use plain closures only.
 struct SelfLoops {
-  std::vector<int32_t> loop_of_state;       // index into pure, or -1
-  std::vector<std::vector<uint8_t>> pure;   // pure[k][i]: node i's subtree only has bytes of L_k
+  static constexpr int32_t kMaxMembers = 8;  // survival bits are one byte per trie node
+  struct Member {
+    int32_t table = -1;  // index into tables, or -1
+    int32_t index = 0;   // the state's bit in that table
+  };
+  std::vector<Member> plain, repeat;  // by state
+  std::vector<std::shared_ptr<const std::vector<uint8_t>>> tables;
 
   SelfLoops(const Automaton& a, const TokenTrie& trie) {
-    loop_of_state.assign(a.NumStates(), -1);
-    std::vector<ByteSet> sets;
-    for (int32_t s = 0; s < a.NumStates(); ++s) {
-      if (!a.HasBytes(s)) continue;
-      ByteSet loop;
-      for (int b = 0; b < 256; ++b) loop[b] = a.Next(s, static_cast<uint8_t>(b)) == s;
-      if (loop.count() < 8) continue;  // too narrow to pay for a pass over the trie
-      size_t k = std::find(sets.begin(), sets.end(), loop) - sets.begin();
-      if (k == sets.size()) sets.push_back(loop);
-      loop_of_state[s] = static_cast<int32_t>(k);
-    }
-    int32_t n = trie.NumNodes();
-    for (const ByteSet& loop : sets) {
-      std::vector<uint8_t> p(n, 0);
-      int32_t next_bad = n;  // the first node at or after i whose byte is outside the loop
-      for (int32_t i = n - 1; i >= 1; --i) {
-        if (!loop[trie.Node(i).byte]) next_bad = i;
-        p[i] = next_bad >= trie.Node(i).subtree_end;
+    plain.resize(a.NumStates());
+    repeat.resize(a.NumStates());
+    std::map<std::vector<int8_t>, int32_t> table_of;
+    auto add = [&](const std::vector<int32_t>& members, const std::vector<int8_t>& next,
+                   std::vector<Member>* out) {
+      auto it = table_of.find(next);
+      if (it == table_of.end()) {
+        it = table_of.emplace(next, static_cast<int32_t>(tables.size())).first;
+        tables.push_back(trie.SurvivalBits(next));
       }
-      pure.push_back(std::move(p));
+      for (size_t q = 0; q < members.size(); ++q) {
+        if ((*out)[members[q]].table < 0) (*out)[members[q]] = {it->second, static_cast<int32_t>(q)};
+      }
+    };
+    // Heads first, so that a head is always bit 0 of its own closure.
+    for (int32_t h = 0; h < a.NumStates(); ++h) {
+      if (!a.HasBytes(h)) continue;
+      int loops = 0;
+      for (int b = 0; b < 256; ++b) loops += a.Next(h, static_cast<uint8_t>(b)) == h;
+      if (loops < 8) continue;  // too narrow to pay for a pass over the trie
+      std::vector<int32_t> members = PlainClosure(a, h);
+      add(members, Table(a, members, -1), &plain);
     }
+    for (int32_t r = 0; r < a.NumRules(); ++r) {
+      if (a.RuleRepeat(r) < 0 || !a.HasBytes(a.RuleStart(r))) continue;
+      std::vector<int32_t> members = RepeatClosure(a, a.RuleStart(r));
+      add(members, Table(a, members, a.RuleStart(r)), &repeat);
+    }
+  }
+
+  // Whether the stack `top` survives every token below trie node `node` (tokens have at most
+  // `max_token_bytes` bytes).
+  bool Survives(const Automaton& a, const StackArena& arena, int32_t top, int32_t node,
+                int32_t max_token_bytes) const {
+    const StackNode& n = arena[top];
+    if (Survives(plain[n.state], node)) return true;
+    if (n.parent < 0 || repeat[n.state].table < 0) return false;
+    const StackNode& f = arena[n.parent];
+    if (f.repeat < 0 || f.repeat != a.RuleRepeat(a.StateRule(n.state))) return false;
+    if (f.counter >= 0) {
+      // Each iteration a token completes takes one of its bytes: with more iterations left
+      // than the longest token has bytes, the bound cannot stop the token.
+      if (a.Repeat(f.repeat).max - f.counter <= max_token_bytes + 1) return false;
+    }
+    return Survives(repeat[n.state], node);
+  }
+
+ private:
+  bool Survives(const Member& m, int32_t node) const {
+    return m.table >= 0 && (((*tables[m.table])[node] >> m.index) & 1);
+  }
+
+  // `h` and the states its bytes reach within three steps that lead back to `h`.
+  static std::vector<int32_t> PlainClosure(const Automaton& a, int32_t h) {
+    std::vector<int32_t> reach{h};
+    for (size_t i = 0, depth_end = 1, depth = 0; i < reach.size() && depth < 3; ++i) {
+      for (int b = 0; b < 256; ++b) {
+        int32_t t = a.Next(reach[i], static_cast<uint8_t>(b));
+        if (t >= 0 && std::find(reach.begin(), reach.end(), t) == reach.end()) reach.push_back(t);
+        if (reach.size() > 64) return {h};  // a wide fan-out is not a character's bytes
+      }
+      if (i + 1 == depth_end) ++depth, depth_end = reach.size();
+    }
+    std::vector<uint8_t> back(reach.size(), 0);
+    back[0] = 1;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t i = 1; i < reach.size(); ++i) {
+        if (back[i]) continue;
+        for (int b = 0; b < 256 && !back[i]; ++b) {
+          int32_t t = a.Next(reach[i], static_cast<uint8_t>(b));
+          if (t < 0) continue;
+          size_t k = std::find(reach.begin(), reach.end(), t) - reach.begin();
+          if (k < reach.size() && back[k]) back[i] = changed = true;
+        }
+      }
+    }
+    std::vector<int32_t> members;
+    for (size_t i = 0; i < reach.size() && members.size() < kMaxMembers; ++i) {
+      if (back[i]) members.push_back(reach[i]);
+    }
+    return members;
+  }
+
+  // The body's states reachable from its start, where a final state without bytes of its own is
+  // the start again (the next iteration), so it needs no bit of its own.
+  static std::vector<int32_t> RepeatClosure(const Automaton& a, int32_t start) {
+    std::vector<int32_t> members{start};
+    for (size_t i = 0; i < members.size(); ++i) {
+      for (int b = 0; b < 256; ++b) {
+        int32_t t = a.Next(members[i], static_cast<uint8_t>(b));
+        if (t < 0 || !a.HasBytes(t)) continue;
+        if (std::find(members.begin(), members.end(), t) != members.end()) continue;
+        if (members.size() == kMaxMembers) return members;
+        members.push_back(t);
+      }
+    }
+    return members;
+  }
+
+  // The closure as a DFA over member indices. With `restart` >= 0 (a repetition body), a final
+  // state continues with the bytes of `restart` that it has no edge for itself; keeping only one
+  // of two possible edges is sound, since one surviving path accepts the token.
+  static std::vector<int8_t> Table(const Automaton& a, const std::vector<int32_t>& members,
+                                   int32_t restart) {
+    auto index = [&](int32_t t) -> int8_t {
+      if (t < 0) return -1;
+      if (restart >= 0 && !a.HasBytes(t) && a.IsFinal(t)) return 0;
+      size_t k = std::find(members.begin(), members.end(), t) - members.begin();
+      return k < members.size() ? static_cast<int8_t>(k) : -1;
+    };
+    std::vector<int8_t> next(members.size() * 256, -1);
+    for (size_t q = 0; q < members.size(); ++q) {
+      for (int b = 0; b < 256; ++b) {
+        int32_t t = a.Next(members[q], static_cast<uint8_t>(b));
+        if (t < 0 && restart >= 0 && a.IsFinal(members[q])) t = a.Next(restart, static_cast<uint8_t>(b));
+        next[q * 256 + b] = index(t);
+      }
+    }
+    return next;
   }
 };
 
@@ -228,8 +340,7 @@ class StatePrecheck {
  private:
   bool InLoop(const Frontier& f, int32_t node) const {
     for (int32_t top : f.tops) {
-      int32_t k = loops_.loop_of_state[arena_[top].state];
-      if (k >= 0 && loops_.pure[k][node]) return true;
+      if (loops_.Survives(a_, arena_, top, node, trie_.MaxDepth())) return true;
     }
     return false;
   }
@@ -357,14 +468,13 @@ const SelfLoops& MaskCache::LoopsLocked() const {
   return *loops_;
 }
 
-bool MaskCache::SubtreeInSelfLoop(int32_t state, int32_t node) const {
+bool MaskCache::SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const {
   const SelfLoops* loops = loops_ready_.load(std::memory_order_acquire);
   if (!loops) {
     std::lock_guard<std::mutex> lock(mu_);
     loops = &LoopsLocked();
   }
-  int32_t k = loops->loop_of_state[state];
-  return k >= 0 && loops->pure[k][node];
+  return loops->Survives(*a_, arena, top, node, tok_->Trie().MaxDepth());
 }
 
 void MaskCache::Precompute() const {

@@ -204,7 +204,7 @@ class MatcherState {
         int32_t d = node.depth;
         bool looped = false;
         for (int32_t top : levels[d - 1].tops) {
-          if (masks->SubtreeInSelfLoop(arena[top].state, i)) {
+          if (masks->SubtreeSurvives(arena, top, i)) {
             looped = true;
             break;
           }

@@ -54,4 +54,38 @@ TokenTrie::TokenTrie(const std::vector<std::string>& vocab, std::vector<int32_t>
   }
 }
 
+std::shared_ptr<const std::vector<uint8_t>> TokenTrie::SurvivalBits(
+    const std::vector<int8_t>& next) const {
+  // Distinct DFAs per vocabulary are few (one per shape of string body or repetition); the
+  // bound only stops a stream of unusual grammars from growing the cache without limit.
+  constexpr size_t kMaxCached = 256;
+  {
+    std::lock_guard<std::mutex> lock(survival_mu_);
+    auto it = survival_.find(next);
+    if (it != survival_.end()) return it->second;
+  }
+  const int32_t m = static_cast<int32_t>(next.size() / 256);
+  const int32_t n = NumNodes();
+  auto bits = std::make_shared<std::vector<uint8_t>>(nodes_.size(), 0);
+  // Reverse preorder visits a node after its whole subtree; children_ok[d] gathers, for the
+  // nodes of depth d seen since their parent was last visited, the states (after the parent's
+  // byte) from which all of them survive.
+  std::vector<uint8_t> children_ok(max_depth_ + 2, 0xFF);
+  for (int32_t i = n - 1; i >= 1; --i) {
+    const TrieNode& node = nodes_[i];
+    uint8_t below = children_ok[node.depth + 1];
+    children_ok[node.depth + 1] = 0xFF;
+    uint8_t here = 0;
+    for (int32_t q = 0; q < m; ++q) {
+      int32_t t = next[q * 256 + node.byte];
+      if (t >= 0 && ((below >> t) & 1)) here |= static_cast<uint8_t>(1u << q);
+    }
+    (*bits)[i] = here;
+    children_ok[node.depth] &= here;
+  }
+  std::lock_guard<std::mutex> lock(survival_mu_);
+  if (survival_.size() < kMaxCached) survival_.emplace(next, bits);
+  return bits;
+}
+
 }  // namespace formgate

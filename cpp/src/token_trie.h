@@ -9,6 +9,9 @@
 #define FORMGATE_TOKEN_TRIE_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +42,14 @@ class TokenTrie {
   const std::vector<int32_t>& IdsAscending() const { return ids_ascending_; }
   // (byte length, sorted position) of every token, longest first.
   const std::vector<std::pair<int32_t, int32_t>>& ByLength() const { return by_length_; }
+  // Survival bits of a small DFA (at most 8 states; `next[q * 256 + b]` is the state after byte
+  // b from q, or -1 for dead): bit q of entry i is set when, reading node i's byte in state q,
+  // every token of node i's subtree keeps the DFA alive. A walk whose stack top stays inside
+  // such a DFA can then take a whole subtree from one lookup. Computed once per distinct DFA and
+  // shared by every grammar compiled for this vocabulary (JSON string bodies recur in all of
+  // them); thread-safe.
+  std::shared_ptr<const std::vector<uint8_t>> SurvivalBits(const std::vector<int8_t>& next) const;
+
   size_t MemoryBytes() const {
     return nodes_.size() * sizeof(TrieNode) + sorted_ids_.size() * sizeof(int32_t);
   }
@@ -49,6 +60,8 @@ class TokenTrie {
   std::vector<int32_t> ids_ascending_;
   std::vector<std::pair<int32_t, int32_t>> by_length_;
   int32_t max_depth_ = 0;
+  mutable std::mutex survival_mu_;
+  mutable std::map<std::vector<int8_t>, std::shared_ptr<const std::vector<uint8_t>>> survival_;
 };
 
 }  // namespace formgate
