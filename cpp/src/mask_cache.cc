@@ -38,18 +38,21 @@ struct SelfLoops {
     int32_t index = 0;   // the state's bit in that table
   };
   std::vector<Member> plain, repeat;  // by state
-  std::vector<std::shared_ptr<const std::vector<uint8_t>>> tables;
+  std::vector<std::shared_ptr<const TokenTrie::Survival>> tables;
 
-  SelfLoops(const Automaton& a, const TokenTrie& trie) {
+  SelfLoops(const Automaton& a, const TokenTrie& trie) : a_(a), slot_(a.NumStates(), -1) {
     plain.resize(a.NumStates());
     repeat.resize(a.NumStates());
+    // Grammars have thousands of string bodies: closures are found class by class.
+    class_size_.assign(a.NumByteClasses(), 0);
+    for (int b = 0; b < 256; ++b) ++class_size_[a.ByteClass(static_cast<uint8_t>(b))];
     std::map<std::vector<int8_t>, int32_t> table_of;
-    auto add = [&](const std::vector<int32_t>& members, const std::vector<int8_t>& next,
-                   std::vector<Member>* out) {
+    auto add = [&](const std::vector<int32_t>& members, int32_t restart, std::vector<Member>* out) {
+      std::vector<int8_t> next = Table(members, restart);
       auto it = table_of.find(next);
       if (it == table_of.end()) {
-        it = table_of.emplace(next, static_cast<int32_t>(tables.size())).first;
-        tables.push_back(trie.SurvivalBits(next));
+        it = table_of.emplace(std::move(next), static_cast<int32_t>(tables.size())).first;
+        tables.push_back(trie.SurvivalTable(it->first));
       }
       for (size_t q = 0; q < members.size(); ++q) {
         if ((*out)[members[q]].table < 0) (*out)[members[q]] = {it->second, static_cast<int32_t>(q)};
@@ -59,15 +62,15 @@ struct SelfLoops {
     for (int32_t h = 0; h < a.NumStates(); ++h) {
       if (!a.HasBytes(h)) continue;
       int loops = 0;
-      for (int b = 0; b < 256; ++b) loops += a.Next(h, static_cast<uint8_t>(b)) == h;
+      for (int32_t c = 0; c < a.NumByteClasses(); ++c) {
+        if (a.NextByClass(h, c) == h) loops += class_size_[c];
+      }
       if (loops < 8) continue;  // too narrow to pay for a pass over the trie
-      std::vector<int32_t> members = PlainClosure(a, h);
-      add(members, Table(a, members, -1), &plain);
+      add(PlainClosure(h), -1, &plain);
     }
     for (int32_t r = 0; r < a.NumRules(); ++r) {
       if (a.RuleRepeat(r) < 0 || !a.HasBytes(a.RuleStart(r))) continue;
-      std::vector<int32_t> members = RepeatClosure(a, a.RuleStart(r));
-      add(members, Table(a, members, a.RuleStart(r)), &repeat);
+      add(RepeatClosure(a.RuleStart(r)), a.RuleStart(r), &repeat);
     }
   }
 
@@ -76,45 +79,54 @@ struct SelfLoops {
   bool Survives(const Automaton& a, const StackArena& arena, int32_t top, int32_t node,
                 int32_t max_token_bytes) const {
     const StackNode& n = arena[top];
-    if (Survives(plain[n.state], node)) return true;
-    if (n.parent < 0 || repeat[n.state].table < 0) return false;
+    if (Bits(plain[n.state], node)) return true;
+    const Member& r = repeat[n.state];
+    if (n.parent < 0 || r.table < 0 || !Bits(r, node)) return false;
     const StackNode& f = arena[n.parent];
     if (f.repeat < 0 || f.repeat != a.RuleRepeat(a.StateRule(n.state))) return false;
-    if (f.counter >= 0) {
-      // Each iteration a token completes takes one of its bytes: with more iterations left
-      // than the longest token has bytes, the bound cannot stop the token.
-      if (a.Repeat(f.repeat).max - f.counter <= max_token_bytes + 1) return false;
-    }
-    return Survives(repeat[n.state], node);
+    if (f.counter < 0) return true;  // a precheck's unlimited budget
+    // Every iteration a token completes must be allowed to start another (the last one
+    // need not, but counting it is only conservative).
+    int32_t left = a.Repeat(f.repeat).max - 1 - f.counter;
+    if (left > max_token_bytes) return true;  // each completed iteration took a byte
+    const TokenTrie::Survival& t = *tables[r.table];
+    return t.steps[static_cast<size_t>(node) * t.states + r.index] <= left;
   }
 
  private:
-  bool Survives(const Member& m, int32_t node) const {
-    return m.table >= 0 && (((*tables[m.table])[node] >> m.index) & 1);
+  bool Bits(const Member& m, int32_t node) const {
+    return m.table >= 0 && ((tables[m.table]->bits[node] >> m.index) & 1);
   }
 
+  int32_t Slot(int32_t t) const { return t < 0 ? -1 : slot_[t]; }
+
   // `h` and the states its bytes reach within three steps that lead back to `h`.
-  static std::vector<int32_t> PlainClosure(const Automaton& a, int32_t h) {
+  std::vector<int32_t> PlainClosure(int32_t h) {
+    const int32_t k = a_.NumByteClasses();
     std::vector<int32_t> reach{h};
-    for (size_t i = 0, depth_end = 1, depth = 0; i < reach.size() && depth < 3; ++i) {
-      for (int b = 0; b < 256; ++b) {
-        int32_t t = a.Next(reach[i], static_cast<uint8_t>(b));
-        if (t >= 0 && std::find(reach.begin(), reach.end(), t) == reach.end()) reach.push_back(t);
-        if (reach.size() > 64) return {h};  // a wide fan-out is not a character's bytes
+    slot_[h] = 0;
+    bool wide = false;
+    for (size_t i = 0, depth_end = 1, depth = 0; i < reach.size() && depth < 3 && !wide; ++i) {
+      for (int32_t c = 0; c < k; ++c) {
+        int32_t t = a_.NextByClass(reach[i], c);
+        if (t < 0 || slot_[t] >= 0) continue;
+        slot_[t] = static_cast<int32_t>(reach.size());
+        reach.push_back(t);
+        if (reach.size() > 64) {  // a wide fan-out is not a character's bytes
+          wide = true;
+          break;
+        }
       }
       if (i + 1 == depth_end) ++depth, depth_end = reach.size();
     }
     std::vector<uint8_t> back(reach.size(), 0);
     back[0] = 1;
-    for (bool changed = true; changed;) {
+    for (bool changed = !wide; changed;) {
       changed = false;
       for (size_t i = 1; i < reach.size(); ++i) {
-        if (back[i]) continue;
-        for (int b = 0; b < 256 && !back[i]; ++b) {
-          int32_t t = a.Next(reach[i], static_cast<uint8_t>(b));
-          if (t < 0) continue;
-          size_t k = std::find(reach.begin(), reach.end(), t) - reach.begin();
-          if (k < reach.size() && back[k]) back[i] = changed = true;
+        for (int32_t c = 0; c < k && !back[i]; ++c) {
+          int32_t j = Slot(a_.NextByClass(reach[i], c));
+          if (j >= 0 && back[j]) back[i] = changed = true;
         }
       }
     }
@@ -122,46 +134,57 @@ struct SelfLoops {
     for (size_t i = 0; i < reach.size() && members.size() < kMaxMembers; ++i) {
       if (back[i]) members.push_back(reach[i]);
     }
+    for (int32_t t : reach) slot_[t] = -1;
     return members;
   }
 
   // The body's states reachable from its start, where a final state without bytes of its own is
   // the start again (the next iteration), so it needs no bit of its own.
-  static std::vector<int32_t> RepeatClosure(const Automaton& a, int32_t start) {
+  std::vector<int32_t> RepeatClosure(int32_t start) {
+    const int32_t k = a_.NumByteClasses();
     std::vector<int32_t> members{start};
-    for (size_t i = 0; i < members.size(); ++i) {
-      for (int b = 0; b < 256; ++b) {
-        int32_t t = a.Next(members[i], static_cast<uint8_t>(b));
-        if (t < 0 || !a.HasBytes(t)) continue;
-        if (std::find(members.begin(), members.end(), t) != members.end()) continue;
-        if (members.size() == kMaxMembers) return members;
+    slot_[start] = 0;
+    for (size_t i = 0; i < members.size() && members.size() < kMaxMembers; ++i) {
+      for (int32_t c = 0; c < k && members.size() < kMaxMembers; ++c) {
+        int32_t t = a_.NextByClass(members[i], c);
+        if (t < 0 || !a_.HasBytes(t) || slot_[t] >= 0) continue;
+        slot_[t] = static_cast<int32_t>(members.size());
         members.push_back(t);
       }
     }
+    for (int32_t t : members) slot_[t] = -1;
     return members;
   }
 
   // The closure as a DFA over member indices. With `restart` >= 0 (a repetition body), a final
   // state continues with the bytes of `restart` that it has no edge for itself; keeping only one
-  // of two possible edges is sound, since one surviving path accepts the token.
-  static std::vector<int8_t> Table(const Automaton& a, const std::vector<int32_t>& members,
-                                   int32_t restart) {
+  // of two possible edges is sound, since one surviving path accepts the token. Transitions into
+  // a final state complete an iteration and are marked (TokenTrie::SurvivalTable).
+  std::vector<int8_t> Table(const std::vector<int32_t>& members, int32_t restart) {
+    for (size_t q = 0; q < members.size(); ++q) slot_[members[q]] = static_cast<int32_t>(q);
     auto index = [&](int32_t t) -> int8_t {
       if (t < 0) return -1;
-      if (restart >= 0 && !a.HasBytes(t) && a.IsFinal(t)) return 0;
-      size_t k = std::find(members.begin(), members.end(), t) - members.begin();
-      return k < members.size() ? static_cast<int8_t>(k) : -1;
+      if (restart >= 0 && !a_.HasBytes(t) && a_.IsFinal(t)) return 0;
+      return static_cast<int8_t>(slot_[t]);
     };
     std::vector<int8_t> next(members.size() * 256, -1);
     for (size_t q = 0; q < members.size(); ++q) {
+      bool final_state = restart >= 0 && a_.IsFinal(members[q]);
       for (int b = 0; b < 256; ++b) {
-        int32_t t = a.Next(members[q], static_cast<uint8_t>(b));
-        if (t < 0 && restart >= 0 && a.IsFinal(members[q])) t = a.Next(restart, static_cast<uint8_t>(b));
-        next[q * 256 + b] = index(t);
+        int32_t c = a_.ByteClass(static_cast<uint8_t>(b));
+        int32_t t = a_.NextByClass(members[q], c);
+        if (t < 0 && final_state) t = a_.NextByClass(restart, c);
+        int8_t k = index(t);
+        next[q * 256 + b] = k >= 0 && restart >= 0 && a_.IsFinal(t) ? static_cast<int8_t>(8 + k) : k;
       }
     }
+    for (int32_t t : members) slot_[t] = -1;
     return next;
   }
+
+  const Automaton& a_;
+  std::vector<int32_t> slot_;  // per state: index in the closure being built, or -1
+  std::vector<int32_t> class_size_;
 };
 
 // What a precheck from `state` depends on: the states reachable inside its rule (numbered in
