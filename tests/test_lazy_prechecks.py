@@ -153,3 +153,51 @@ def test_counted_repetition_below_minimum_equals_brute_force(tokenizer: str, see
     compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(text)
     # prefer short tokens so that the walk spends many steps below each minimum
     walk_against_brute_force(formgate.GrammarMatcher(compiled), rng, steps=80, max_token_bytes=2)
+
+
+def utf8_vocab(rng: random.Random, size: int = 400) -> formgate.TokenizerInfo:
+    """Tokens of whole characters from several UTF-8 lengths, quotes, escapes and split
+    characters (a token holding only part of a multi-byte character), as byte-level BPE has."""
+    chars = ["a", "b", " ", "\"", "\\", "n", "u", "0", "é", "ß", "日", "本", "€", "😀", "\U00100000",
+             "\x01", ","]
+    tokens = {bytes([b]) for b in range(256)}
+    tokens |= {(c * k).encode() for c in ("a", "é", "日") for k in range(2, 15)}
+    tokens |= {b'"' + (c * k).encode() for c in ("a", "é") for k in range(1, 15)}
+    while len(tokens) < size:
+        text = "".join(rng.choice(chars) for _ in range(rng.randint(1, 12))).encode()
+        cut = rng.randint(0, len(text)) if rng.random() < 0.3 else len(text)
+        tokens.add(text[:cut] or text)
+        if rng.random() < 0.2:
+            tokens.add(text[cut:] or text)
+    vocab = sorted(tokens) + [b"</s>"]
+    return formgate.TokenizerInfo(vocab, stop_token_ids=[len(vocab) - 1])
+
+
+UTF8_STRINGS = r'''
+root ::= "{" pair ("," pair)* "}"
+pair ::= "\"a\":" str | "\"b\":" short | "\"ab\":" long
+char ::= [ -!#-\[\]-\U0010FFFF] | "\\" ([\"\\n] | "u" [0-9]{4})
+str ::= "\"" char* "\""
+short ::= "\"" char{0,9} "\""
+long ::= "\"" char{12,40} "\""
+'''
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_utf8_string_bodies_equal_brute_force(seed: int) -> None:
+    """String bodies take whole trie subtrees from the loop closures (a body plus the states of a
+    multi-byte character), and counted ones from the repetition closures; every mask must still
+    equal the brute-force one, lazily and precomputed."""
+    rng = random.Random(seed)
+    info = utf8_vocab(rng)
+    compiler = formgate.GrammarCompiler(info, cache_enabled=False)
+    lazy = compiler.compile_grammar(UTF8_STRINGS)
+    walk_against_brute_force(formgate.GrammarMatcher(lazy), random.Random(seed), steps=120)
+    eager = compiler.compile_grammar(UTF8_STRINGS)
+    eager.precompute()
+    walk_against_brute_force(formgate.GrammarMatcher(eager), random.Random(seed), steps=120)
+    # Bounded strings right where a bound can cut a long token (random walks rarely stop there).
+    for prefix in ['{"b":', '{"b":"', '{"b":"ab', '{"ab":', '{"ab":"', '{"ab":"' + "é" * 11, '{"a":"日']:
+        m = formgate.GrammarMatcher(lazy)
+        assert m.accept_string(prefix)
+        walk_against_brute_force(m, random.Random(seed), steps=3)

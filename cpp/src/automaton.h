@@ -45,6 +45,8 @@ class Automaton {
     return next_[static_cast<size_t>(s) * num_classes_ + byte_class_[byte]];
   }
   int32_t NumByteClasses() const { return num_classes_; }
+  // Bytes of one class have the same transitions from every state.
+  int32_t ByteClass(uint8_t byte) const { return byte_class_[byte]; }
   int32_t NextByClass(int32_t s, int32_t byte_class) const {
     return next_[static_cast<size_t>(s) * num_classes_ + byte_class];
   }

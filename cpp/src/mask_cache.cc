@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -20,36 +21,170 @@ enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 
 }  // namespace
 
-// Trie subtrees made only of bytes a state loops on. A stack whose top loops on byte set L
-// survives any token of L* (stepping keeps the same node), so such a subtree is accepted whole
-// without walking it; for string bodies, names and whitespace that is most of the vocabulary.
+// Loop closures: a state that loops on many bytes (a string body, a name, whitespace) plus the
+// few states that lead back to it within a UTF-8 character, as a small DFA. A stack whose top
+// is in the closure survives every token the DFA survives, and the trie's survival bits answer
+// that for a whole subtree at once (for string bodies: most of the vocabulary, multi-byte
+// characters included).
+//
+// Repetition closures do the same for the body of a counted repetition whose counter is
+// abstract (the saturated and looping prechecks): there, completing an iteration restarts the
+// body above the very same frame, so from a final body state the body's first bytes follow.
+// With a real counter the budget matters, so walks of real stacks use plain closures only.
 struct SelfLoops {
-  std::vector<int32_t> loop_of_state;       // index into pure, or -1
-  std::vector<std::vector<uint8_t>> pure;   // pure[k][i]: node i's subtree only has bytes of L_k
+  static constexpr int32_t kMaxMembers = 8;  // survival bits are one byte per trie node
+  struct Member {
+    int32_t table = -1;  // index into tables, or -1
+    int32_t index = 0;   // the state's bit in that table
+  };
+  std::vector<Member> plain, repeat;  // by state
+  std::vector<std::shared_ptr<const TokenTrie::Survival>> tables;
 
-  SelfLoops(const Automaton& a, const TokenTrie& trie) {
-    loop_of_state.assign(a.NumStates(), -1);
-    std::vector<ByteSet> sets;
-    for (int32_t s = 0; s < a.NumStates(); ++s) {
-      if (!a.HasBytes(s)) continue;
-      ByteSet loop;
-      for (int b = 0; b < 256; ++b) loop[b] = a.Next(s, static_cast<uint8_t>(b)) == s;
-      if (loop.count() < 8) continue;  // too narrow to pay for a pass over the trie
-      size_t k = std::find(sets.begin(), sets.end(), loop) - sets.begin();
-      if (k == sets.size()) sets.push_back(loop);
-      loop_of_state[s] = static_cast<int32_t>(k);
-    }
-    int32_t n = trie.NumNodes();
-    for (const ByteSet& loop : sets) {
-      std::vector<uint8_t> p(n, 0);
-      int32_t next_bad = n;  // the first node at or after i whose byte is outside the loop
-      for (int32_t i = n - 1; i >= 1; --i) {
-        if (!loop[trie.Node(i).byte]) next_bad = i;
-        p[i] = next_bad >= trie.Node(i).subtree_end;
+  SelfLoops(const Automaton& a, const TokenTrie& trie) : a_(a), slot_(a.NumStates(), -1) {
+    plain.resize(a.NumStates());
+    repeat.resize(a.NumStates());
+    // Grammars have thousands of string bodies: closures are found class by class.
+    class_size_.assign(a.NumByteClasses(), 0);
+    for (int b = 0; b < 256; ++b) ++class_size_[a.ByteClass(static_cast<uint8_t>(b))];
+    std::map<std::vector<int8_t>, int32_t> table_of;
+    auto add = [&](const std::vector<int32_t>& members, int32_t restart, std::vector<Member>* out) {
+      std::vector<int8_t> next = Table(members, restart);
+      auto it = table_of.find(next);
+      if (it == table_of.end()) {
+        it = table_of.emplace(std::move(next), static_cast<int32_t>(tables.size())).first;
+        tables.push_back(trie.SurvivalTable(it->first));
       }
-      pure.push_back(std::move(p));
+      for (size_t q = 0; q < members.size(); ++q) {
+        if ((*out)[members[q]].table < 0) (*out)[members[q]] = {it->second, static_cast<int32_t>(q)};
+      }
+    };
+    // Heads first, so that a head is always bit 0 of its own closure.
+    for (int32_t h = 0; h < a.NumStates(); ++h) {
+      if (!a.HasBytes(h)) continue;
+      int loops = 0;
+      for (int32_t c = 0; c < a.NumByteClasses(); ++c) {
+        if (a.NextByClass(h, c) == h) loops += class_size_[c];
+      }
+      if (loops < 8) continue;  // too narrow to pay for a pass over the trie
+      add(PlainClosure(h), -1, &plain);
+    }
+    for (int32_t r = 0; r < a.NumRules(); ++r) {
+      if (a.RuleRepeat(r) < 0 || !a.HasBytes(a.RuleStart(r))) continue;
+      add(RepeatClosure(a.RuleStart(r)), a.RuleStart(r), &repeat);
     }
   }
+
+  // Whether the stack `top` survives every token below trie node `node` (tokens have at most
+  // `max_token_bytes` bytes).
+  bool Survives(const Automaton& a, const StackArena& arena, int32_t top, int32_t node,
+                int32_t max_token_bytes) const {
+    const StackNode& n = arena[top];
+    if (Bits(plain[n.state], node)) return true;
+    const Member& r = repeat[n.state];
+    if (n.parent < 0 || r.table < 0 || !Bits(r, node)) return false;
+    const StackNode& f = arena[n.parent];
+    if (f.repeat < 0 || f.repeat != a.RuleRepeat(a.StateRule(n.state))) return false;
+    if (f.counter < 0) return true;  // a precheck's unlimited budget
+    // Every iteration a token completes must be allowed to start another (the last one
+    // need not, but counting it is only conservative).
+    int32_t left = a.Repeat(f.repeat).max - 1 - f.counter;
+    if (left > max_token_bytes) return true;  // each completed iteration took a byte
+    const TokenTrie::Survival& t = *tables[r.table];
+    return t.steps[static_cast<size_t>(node) * t.states + r.index] <= left;
+  }
+
+ private:
+  bool Bits(const Member& m, int32_t node) const {
+    return m.table >= 0 && ((tables[m.table]->bits[node] >> m.index) & 1);
+  }
+
+  int32_t Slot(int32_t t) const { return t < 0 ? -1 : slot_[t]; }
+
+  // `h` and the states its bytes reach within three steps that lead back to `h`.
+  std::vector<int32_t> PlainClosure(int32_t h) {
+    const int32_t k = a_.NumByteClasses();
+    std::vector<int32_t> reach{h};
+    slot_[h] = 0;
+    bool wide = false;
+    for (size_t i = 0, depth_end = 1, depth = 0; i < reach.size() && depth < 3 && !wide; ++i) {
+      for (int32_t c = 0; c < k; ++c) {
+        int32_t t = a_.NextByClass(reach[i], c);
+        if (t < 0 || slot_[t] >= 0) continue;
+        slot_[t] = static_cast<int32_t>(reach.size());
+        reach.push_back(t);
+        if (reach.size() > 64) {  // a wide fan-out is not a character's bytes
+          wide = true;
+          break;
+        }
+      }
+      if (i + 1 == depth_end) ++depth, depth_end = reach.size();
+    }
+    std::vector<uint8_t> back(reach.size(), 0);
+    back[0] = 1;
+    for (bool changed = !wide; changed;) {
+      changed = false;
+      for (size_t i = 1; i < reach.size(); ++i) {
+        for (int32_t c = 0; c < k && !back[i]; ++c) {
+          int32_t j = Slot(a_.NextByClass(reach[i], c));
+          if (j >= 0 && back[j]) back[i] = changed = true;
+        }
+      }
+    }
+    std::vector<int32_t> members;
+    for (size_t i = 0; i < reach.size() && members.size() < kMaxMembers; ++i) {
+      if (back[i]) members.push_back(reach[i]);
+    }
+    for (int32_t t : reach) slot_[t] = -1;
+    return members;
+  }
+
+  // The body's states reachable from its start, where a final state without bytes of its own is
+  // the start again (the next iteration), so it needs no bit of its own.
+  std::vector<int32_t> RepeatClosure(int32_t start) {
+    const int32_t k = a_.NumByteClasses();
+    std::vector<int32_t> members{start};
+    slot_[start] = 0;
+    for (size_t i = 0; i < members.size() && members.size() < kMaxMembers; ++i) {
+      for (int32_t c = 0; c < k && members.size() < kMaxMembers; ++c) {
+        int32_t t = a_.NextByClass(members[i], c);
+        if (t < 0 || !a_.HasBytes(t) || slot_[t] >= 0) continue;
+        slot_[t] = static_cast<int32_t>(members.size());
+        members.push_back(t);
+      }
+    }
+    for (int32_t t : members) slot_[t] = -1;
+    return members;
+  }
+
+  // The closure as a DFA over member indices. With `restart` >= 0 (a repetition body), a final
+  // state continues with the bytes of `restart` that it has no edge for itself; keeping only one
+  // of two possible edges is sound, since one surviving path accepts the token. Transitions into
+  // a final state complete an iteration and are marked (TokenTrie::SurvivalTable).
+  std::vector<int8_t> Table(const std::vector<int32_t>& members, int32_t restart) {
+    for (size_t q = 0; q < members.size(); ++q) slot_[members[q]] = static_cast<int32_t>(q);
+    auto index = [&](int32_t t) -> int8_t {
+      if (t < 0) return -1;
+      if (restart >= 0 && !a_.HasBytes(t) && a_.IsFinal(t)) return 0;
+      return static_cast<int8_t>(slot_[t]);
+    };
+    std::vector<int8_t> next(members.size() * 256, -1);
+    for (size_t q = 0; q < members.size(); ++q) {
+      bool final_state = restart >= 0 && a_.IsFinal(members[q]);
+      for (int b = 0; b < 256; ++b) {
+        int32_t c = a_.ByteClass(static_cast<uint8_t>(b));
+        int32_t t = a_.NextByClass(members[q], c);
+        if (t < 0 && final_state) t = a_.NextByClass(restart, c);
+        int8_t k = index(t);
+        next[q * 256 + b] = k >= 0 && restart >= 0 && a_.IsFinal(t) ? static_cast<int8_t>(8 + k) : k;
+      }
+    }
+    for (int32_t t : members) slot_[t] = -1;
+    return next;
+  }
+
+  const Automaton& a_;
+  std::vector<int32_t> slot_;  // per state: index in the closure being built, or -1
+  std::vector<int32_t> class_size_;
 };
 
 // What a precheck from `state` depends on: the states reachable inside its rule (numbered in
@@ -228,8 +363,7 @@ class StatePrecheck {
  private:
   bool InLoop(const Frontier& f, int32_t node) const {
     for (int32_t top : f.tops) {
-      int32_t k = loops_.loop_of_state[arena_[top].state];
-      if (k >= 0 && loops_.pure[k][node]) return true;
+      if (loops_.Survives(a_, arena_, top, node, trie_.MaxDepth())) return true;
     }
     return false;
   }
@@ -357,14 +491,13 @@ const SelfLoops& MaskCache::LoopsLocked() const {
   return *loops_;
 }
 
-bool MaskCache::SubtreeInSelfLoop(int32_t state, int32_t node) const {
+bool MaskCache::SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const {
   const SelfLoops* loops = loops_ready_.load(std::memory_order_acquire);
   if (!loops) {
     std::lock_guard<std::mutex> lock(mu_);
     loops = &LoopsLocked();
   }
-  int32_t k = loops->loop_of_state[state];
-  return k >= 0 && loops->pure[k][node];
+  return loops->Survives(*a_, arena, top, node, tok_->Trie().MaxDepth());
 }
 
 void MaskCache::Precompute() const {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "automaton.h"
+#include "stack_arena.h"
 #include "formgate/tokenizer_info.h"
 #include "token_set.h"
 
@@ -84,9 +85,9 @@ class MaskCache {
   }
   // Computes every precheck now.
   void Precompute() const;
-  // Whether every byte in trie node `node`'s subtree is one that `state` loops on, so that a
-  // stack with `state` on top survives any token of that subtree (for walks of the real stack).
-  bool SubtreeInSelfLoop(int32_t state, int32_t node) const;
+  // Whether the stack `top` of `arena` survives every token of trie node `node`'s subtree
+  // because its top state stays inside a loop closure (a string body, say) for all of them.
+  bool SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const;
 
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;

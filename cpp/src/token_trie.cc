@@ -54,4 +54,55 @@ TokenTrie::TokenTrie(const std::vector<std::string>& vocab, std::vector<int32_t>
   }
 }
 
+std::shared_ptr<const TokenTrie::Survival> TokenTrie::SurvivalTable(
+    const std::vector<int8_t>& next) const {
+  // Distinct DFAs per vocabulary are few (one per shape of string body or repetition); the
+  // bound only stops a stream of unusual grammars from growing the cache without limit.
+  constexpr size_t kMaxCached = 256;
+  {
+    std::lock_guard<std::mutex> lock(survival_mu_);
+    auto it = survival_.find(next);
+    if (it != survival_.end()) return it->second;
+  }
+  const int32_t m = static_cast<int32_t>(next.size() / 256);
+  const int32_t n = NumNodes();
+  const bool marked = std::any_of(next.begin(), next.end(), [](int8_t t) { return t >= 8; });
+  auto table = std::make_shared<Survival>();
+  table->states = m;
+  table->bits.assign(nodes_.size(), 0);
+  if (marked) table->steps.assign(nodes_.size() * m, 0);
+  // Reverse preorder visits a node after its whole subtree. children_ok[d] gathers, for the
+  // nodes of depth d seen since their parent was last visited, the states (after the parent's
+  // byte) from which all of them survive; children_steps[d] their most marked transitions.
+  std::vector<uint8_t> children_ok(max_depth_ + 2, 0xFF);
+  std::vector<uint8_t> children_steps(marked ? (max_depth_ + 2) * 8 : 0, 0);
+  for (int32_t i = n - 1; i >= 1; --i) {
+    const TrieNode& node = nodes_[i];
+    const int32_t d = node.depth;
+    uint8_t below = children_ok[d + 1];
+    children_ok[d + 1] = 0xFF;
+    uint8_t here = 0;
+    for (int32_t q = 0; q < m; ++q) {
+      int32_t t = next[q * 256 + node.byte];
+      if (t < 0) continue;
+      int32_t step = t >= 8;
+      t &= 7;
+      if (!((below >> t) & 1)) continue;
+      here |= static_cast<uint8_t>(1u << q);
+      if (marked) {
+        uint8_t& mine = table->steps[static_cast<size_t>(i) * m + q];
+        mine = static_cast<uint8_t>(std::min(255, step + children_steps[(d + 1) * 8 + t]));
+        uint8_t& up = children_steps[d * 8 + q];
+        up = std::max(up, mine);
+      }
+    }
+    if (marked) std::fill_n(children_steps.begin() + (d + 1) * 8, 8, 0);
+    table->bits[i] = here;
+    children_ok[d] &= here;
+  }
+  std::lock_guard<std::mutex> lock(survival_mu_);
+  if (survival_.size() < kMaxCached) survival_.emplace(next, table);
+  return table;
+}
+
 }  // namespace formgate

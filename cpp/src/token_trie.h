@@ -9,6 +9,9 @@
 #define FORMGATE_TOKEN_TRIE_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +42,23 @@ class TokenTrie {
   const std::vector<int32_t>& IdsAscending() const { return ids_ascending_; }
   // (byte length, sorted position) of every token, longest first.
   const std::vector<std::pair<int32_t, int32_t>>& ByLength() const { return by_length_; }
+  // How a small DFA fares on every subtree of the trie; see SurvivalTable.
+  struct Survival {
+    // bits[i], bit q: reading node i's byte in state q, every token of node i's subtree keeps
+    // the DFA alive.
+    std::vector<uint8_t> bits;
+    // steps[i * states + q]: the most marked transitions on any such token (saturating at
+    // 255); empty when the DFA marks none.
+    std::vector<uint8_t> steps;
+    int32_t states = 0;
+  };
+  // `next[q * 256 + b]` is the state after byte b from q (at most 8 states), -1 for dead, or
+  // 8 + the state for a marked transition (one that completes an iteration of a counted
+  // repetition). A walk whose stack top stays inside such a DFA can take a whole subtree from
+  // one lookup. Computed once per distinct DFA and shared by every grammar compiled for this
+  // vocabulary (JSON string bodies recur in all of them); thread-safe.
+  std::shared_ptr<const Survival> SurvivalTable(const std::vector<int8_t>& next) const;
+
   size_t MemoryBytes() const {
     return nodes_.size() * sizeof(TrieNode) + sorted_ids_.size() * sizeof(int32_t);
   }
@@ -49,6 +69,8 @@ class TokenTrie {
   std::vector<int32_t> ids_ascending_;
   std::vector<std::pair<int32_t, int32_t>> by_length_;
   int32_t max_depth_ = 0;
+  mutable std::mutex survival_mu_;
+  mutable std::map<std::vector<int8_t>, std::shared_ptr<const Survival>> survival_;
 };
 
 }  // namespace formgate
