@@ -96,7 +96,7 @@ CASES = [
       "items": False}, [[], [1], [1, "a"]], [[1, "a", 2], ["a"]]),
     ({"type": "array", "contains": {}}, [[1]], [[]]),
     ({"type": "string", "minLength": 2, "maxLength": 3}, ["ab", "abc", "é\n"],
-     ["a", "abcd", "RAW:\"\\ud83d\\ude00\\ud83d\\ude00\""]),
+     ["a", "abcd", "RAW:\"" + "\\ud83d\\ude00" * 4 + "\"", "RAW:\"\\ud83dab\""]),
     ({"type": "string", "pattern": "^[a-z]+-\\d{2}$"}, ["ab-12"], ["ab-1", "AB-12", "ab-12\n"]),
     ({"type": "string", "pattern": "x"}, ["x", "axb"], ["ab"]),
     ({"type": "string", "format": "date"}, ["2024-02-29", "1999-12-31"],
@@ -529,3 +529,22 @@ def test_random_logic_schemas_never_accept_invalid():
                 accepted += 1
                 assert v.is_valid(value), (schema, text)
     assert compiled >= 60 and accepted >= 100, (compiled, accepted)
+
+
+@pytest.mark.parametrize("schema,text,ok", [
+    ({"type": "string", "maxLength": 2}, json.dumps("\U0001F600a"), True),  # pair = one code point
+    ({"type": "string", "maxLength": 2}, json.dumps("\U0001F600ab"), False),
+    ({"type": "string", "minLength": 2}, json.dumps("\U0001F600"), False),
+    ({"type": "string", "minLength": 1, "maxLength": 1}, json.dumps("\U0001F600"), True),
+    ({"type": "string", "maxLength": 3}, '"\\ud83d"', False),  # a lone surrogate is never counted
+    ({"type": "string", "maxLength": 3}, '"\\ude00\\ud83d"', False),  # low before high: no pair
+])
+def test_length_counts_surrogate_pair_escapes_as_one_code_point(schema, text, ok):
+    """json.dumps writes characters outside the BMP as surrogate-pair escapes; a length bound
+    counts such a pair as the one code point the validator sees."""
+    info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+    compiled = formgate.GrammarCompiler(info).compile_json_schema(schema, any_whitespace=False)
+    m = formgate.GrammarMatcher(compiled)
+    assert (m.accept_string(text) and m.is_completed()) is ok
+    if ok:
+        jsonschema.validate(json.loads(text), schema)

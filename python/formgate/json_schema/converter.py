@@ -208,9 +208,12 @@ class Converter(SchemaLogic, ContainerRules):
         if name == "json_char":
             self._define(name, rx.JSON_CHAR)
         elif name == "json_char_counted":
-            # no surrogate escapes: each spelling is exactly one code point
+            # each spelling is exactly one code point: a surrogate escape only as a high-low
+            # pair (what json.dumps writes outside the BMP), never alone, so that no spelling
+            # can be counted two ways
             self._define(name, r'[^"\\\u0000-\u001f] | "\\" ( ["\\/bfnrt] | "u" '
-                               r'( [0-9a-cA-Ce-fE-F] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )')
+                               r'( [0-9a-cA-Ce-fE-F] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} '
+                               r'| [dD] [89abAB] [0-9a-fA-F]{2} "\\u" [dD] [c-fC-F] [0-9a-fA-F]{2} ) )')
         elif name == "json_string":
             self._basic("json_char")
             self._define(name, '"\\"" json_char* "\\""')

@@ -1,9 +1,9 @@
 r"""String schemas: lengths, ``pattern`` and ``format``, over JSON-encoded string bodies.
 
 Lengths count code points like the validator: one JSON string character (raw, or one escape) is
-one code point, except a ``\uD83D\uDE00`` surrogate pair, which is two escapes but one code
-point; length-constrained strings therefore never produce surrogate escapes (write the character
-raw instead), which keeps the count exact.
+one code point, and a ``\uD83D\uDE00`` surrogate pair, two escapes, is one code point too;
+length-constrained strings accept surrogate escapes only as such pairs (never a lone surrogate),
+so that every spelling is counted one way.
 
 Formats are regexes chosen as *subsets* of the RFC grammars: every string they produce passes
 ``jsonschema.FormatChecker`` (and the RFC), while some valid but unusual spellings are not
@@ -173,7 +173,7 @@ def _regex_body(pattern: str, search: bool, lo: int, hi: Optional[int], any_char
 def string_body(schema: dict, pointer: str, any_char: str, counted_char: str) -> Optional[str]:
     """EBNF for the inside of a JSON string (between the quotes) that satisfies the string
     keywords of ``schema``; None when no string does. ``any_char``/``counted_char`` are rule
-    names for one JSON string character (all spellings / no surrogate escapes)."""
+    names for one JSON string character (all spellings / surrogate escapes only in pairs)."""
     lo = schema.get("minLength", 0)
     hi = schema.get("maxLength")
     for k, v in (("minLength", lo), ("maxLength", hi)):
