@@ -201,3 +201,60 @@ def test_utf8_string_bodies_equal_brute_force(seed: int) -> None:
         m = formgate.GrammarMatcher(lazy)
         assert m.accept_string(prefix)
         walk_against_brute_force(m, random.Random(seed), steps=3)
+
+
+# Right-recursive rules in tail position (calls that need no frame), next to the same rules
+# right above a repeat frame (where a frame is still needed: returning into it restarts the
+# rule), a patternProperties-style key DFA and a nullable tail.
+TAIL_CALLS = r'''
+root ::= "{" (key ":" val ("," key ":" val)*)? "}"
+key ::= "\"" k0
+k0 ::= [a-c] k1 | [0-9] k0 | "\""
+k1 ::= [a-z] k1 | "_" k0 | "\""
+val ::= digits | ("<" list){1,12} | "[" opt "]"
+digits ::= [0-9] digits | [0-9]
+list ::= "x" list | "y" rest
+rest ::= "z" rest | ">"
+opt ::= "" | "q" opt
+'''
+
+
+@pytest.mark.parametrize("tokenizer", SMALL_TOKENIZERS)
+@pytest.mark.parametrize("seed", range(4))
+def test_tail_calls_equal_brute_force(tokenizer: str, seed: int) -> None:
+    """Tail calls reuse the caller's frame; masks must equal the brute-force ones along random
+    walks (lazy and precomputed), with short tokens preferred so that walks go deep."""
+    info = tokenizer_info(tokenizer)
+    compiler = formgate.GrammarCompiler(info, cache_enabled=False)
+    lazy = compiler.compile_grammar(TAIL_CALLS)
+    walk_against_brute_force(formgate.GrammarMatcher(lazy), random.Random(seed), steps=60,
+                             max_token_bytes=2)
+    eager = compiler.compile_grammar(TAIL_CALLS)
+    eager.precompute()
+    walk_against_brute_force(formgate.GrammarMatcher(eager), random.Random(seed), steps=60)
+
+
+def test_tail_recursion_accepts_long_input() -> None:
+    """100,000 digits through `digits ::= [0-9] digits | [0-9]` are accepted and end cleanly."""
+    info = formgate.TokenizerInfo([bytes([b]) for b in range(256)] + [b"0123456789" * 10])
+    compiled = formgate.GrammarCompiler(info).compile_grammar(
+        'root ::= "[" digits "]"\ndigits ::= [0-9] digits | [0-9]')
+    m = formgate.GrammarMatcher(compiled, max_rollback_tokens=0)
+    assert m.accept_string("[")
+    for _ in range(1000):
+        assert m.accept_token(256)
+    assert m.accept_string("]") and m.is_completed()
+
+
+@pytest.mark.parametrize("text,ok", [
+    ('{"a":<xy>}', True), ('{"a":<xy><xxyzz>}', True), ('{"a":<xy>xy>}', False),
+    ('{"a":' + "<y>" * 12 + "}", True), ('{"a":' + "<y>" * 13 + "}", False),
+    ('{"a":[qqq],"b_c":12}', True), ('{"a":[qqq]q}', False), ('{"0a_b":1}', True),
+    ('{"a":1', False), ('{"ab":123,"a":[]}', True), ('{"a":12]}', False),
+])
+def test_tail_calls_language(text: str, ok: bool) -> None:
+    """The language is unchanged by frameless tail calls, above repeat frames too (where the
+    runner keeps the frame: returning into it restarts the repetition's body, not the callee)."""
+    info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+    m = formgate.GrammarMatcher(formgate.GrammarCompiler(info).compile_grammar(TAIL_CALLS))
+    assert (m.accept_string(text) and m.is_completed()) is ok

@@ -55,6 +55,9 @@ class Automaton {
   // Consumes bytes, calls nothing and cannot return: a step into it needs no closure.
   bool IsSimple(int32_t s) const { return simple_[s]; }
   bool HasCalls(int32_t s) const { return call_offsets_[s] != call_offsets_[s + 1]; }
+  // Final, with nothing to consume or call: returning here only returns further, so a call
+  // returning here needs no frame of its own (a tail call).
+  bool IsTailReturn(int32_t s) const { return final_[s] && !has_bytes_[s] && !HasCalls(s); }
   const CallEdge* CallsBegin(int32_t s) const { return calls_.data() + call_offsets_[s]; }
   const CallEdge* CallsEnd(int32_t s) const { return calls_.data() + call_offsets_[s + 1]; }
   int32_t RuleStart(int32_t rule) const { return rule_start_[rule]; }

@@ -63,7 +63,7 @@ struct SelfLoops {
       if (!a.HasBytes(h)) continue;
       int loops = 0;
       for (int32_t c = 0; c < a.NumByteClasses(); ++c) {
-        if (a.NextByClass(h, c) == h) loops += class_size_[c];
+        if (NextResolved(h, c) == h) loops += class_size_[c];
       }
       if (loops < 8) continue;  // too narrow to pay for a pass over the trie
       add(PlainClosure(h), -1, &plain);
@@ -100,6 +100,21 @@ struct SelfLoops {
 
   int32_t Slot(int32_t t) const { return t < 0 ? -1 : slot_[t]; }
 
+  // Where a byte's target really leaves the stack top: a state that only tail-calls one rule
+  // (`[0-9] digits`) puts that rule's start on top in place of itself.
+  int32_t Resolve(int32_t t) const {
+    for (int hops = 0; hops < 8 && t >= 0; ++hops) {
+      if (a_.HasBytes(t) || a_.IsFinal(t) || a_.CallsEnd(t) - a_.CallsBegin(t) != 1) return t;
+      const CallEdge& c = *a_.CallsBegin(t);
+      if (c.repeat >= 0 || !a_.IsTailReturn(c.ret)) return t;
+      t = a_.RuleStart(c.rule);
+    }
+    return t;
+  }
+  int32_t NextResolved(int32_t s, int32_t byte_class) const {
+    return Resolve(a_.NextByClass(s, byte_class));
+  }
+
   // `h` and the states its bytes reach within three steps that lead back to `h`.
   std::vector<int32_t> PlainClosure(int32_t h) {
     const int32_t k = a_.NumByteClasses();
@@ -108,7 +123,7 @@ struct SelfLoops {
     bool wide = false;
     for (size_t i = 0, depth_end = 1, depth = 0; i < reach.size() && depth < 3 && !wide; ++i) {
       for (int32_t c = 0; c < k; ++c) {
-        int32_t t = a_.NextByClass(reach[i], c);
+        int32_t t = NextResolved(reach[i], c);
         if (t < 0 || slot_[t] >= 0) continue;
         slot_[t] = static_cast<int32_t>(reach.size());
         reach.push_back(t);
@@ -125,7 +140,7 @@ struct SelfLoops {
       changed = false;
       for (size_t i = 1; i < reach.size(); ++i) {
         for (int32_t c = 0; c < k && !back[i]; ++c) {
-          int32_t j = Slot(a_.NextByClass(reach[i], c));
+          int32_t j = Slot(NextResolved(reach[i], c));
           if (j >= 0 && back[j]) back[i] = changed = true;
         }
       }
@@ -146,7 +161,7 @@ struct SelfLoops {
     slot_[start] = 0;
     for (size_t i = 0; i < members.size() && members.size() < kMaxMembers; ++i) {
       for (int32_t c = 0; c < k && members.size() < kMaxMembers; ++c) {
-        int32_t t = a_.NextByClass(members[i], c);
+        int32_t t = NextResolved(members[i], c);
         if (t < 0 || !a_.HasBytes(t) || slot_[t] >= 0) continue;
         slot_[t] = static_cast<int32_t>(members.size());
         members.push_back(t);
@@ -172,8 +187,8 @@ struct SelfLoops {
       bool final_state = restart >= 0 && a_.IsFinal(members[q]);
       for (int b = 0; b < 256; ++b) {
         int32_t c = a_.ByteClass(static_cast<uint8_t>(b));
-        int32_t t = a_.NextByClass(members[q], c);
-        if (t < 0 && final_state) t = a_.NextByClass(restart, c);
+        int32_t t = NextResolved(members[q], c);
+        if (t < 0 && final_state) t = NextResolved(restart, c);
         int8_t k = index(t);
         next[q * 256 + b] = k >= 0 && restart >= 0 && a_.IsFinal(t) ? static_cast<int8_t>(8 + k) : k;
       }
@@ -327,8 +342,11 @@ class StatePrecheck {
       runner_.Step(up, node.byte, &here);
       pending_[d] = pending;
       marks_[d] = arena_.Size();
+      // (A tail call can put another rule's state right above the unknown caller; the memo is
+      // only for states of the bottom rule, whose FOLLOW set the walk filters with.)
       if (d == 1 && !pending && mode == kPlain && here.tops.size() == 1 &&
           arena_[here.tops[0]].parent == kUnknownParent && a_.HasBytes(arena_[here.tops[0]].state) &&
+          a_.StateRule(arena_[here.tops[0]].state) == a_.StateRule(state) &&
           canon_(arena_[here.tops[0]].state) >= 0) {
         uint64_t key = (static_cast<uint64_t>(canon_(arena_[here.tops[0]].state)) << 33) |
                        (static_cast<uint64_t>(i) << 1) | (here.escaped ? 1u : 0u);

@@ -28,6 +28,9 @@ constexpr int32_t kMinLoopingBudget = 8;
 // one walk of the trie, where the loop closures take whole subtrees that fit the budget, is
 // cheaper than stepping each token (11,000 of them took 430 ms on Snowplow sp_343).
 constexpr size_t kMaxLongTokenChecks = 256;
+// More uncertain tokens than this (a state whose rule ends after one character, so every longer
+// token returns below it): check them by one pruned walk of the trie rather than one by one.
+constexpr size_t kMaxUncertainChecks = 4096;
 
 }  // namespace
 
@@ -185,7 +188,12 @@ class MatcherState {
       }
       if (!GetBit(words, trie.TokenAt(best))) candidates.push_back(best);
     }
-    if (!candidates.empty()) CheckUncertain(candidates, words);
+    if (candidates.size() > kMaxUncertainChecks) {
+      std::fill(words, words + n_words, 0u);
+      WalkTrie(words);
+    } else if (!candidates.empty()) {
+      CheckUncertain(candidates, words);
+    }
     FinishMask(words, n_words);
   }
 

@@ -65,8 +65,14 @@ void PdaRunner::Close(Frontier* out) {
     const StackNode n = (*arena_)[id];
     if (a_->HasBytes(n.state)) out->tops.push_back(id);
     for (const CallEdge* c = a_->CallsBegin(n.state); c != a_->CallsEnd(n.state); ++c) {
-      int32_t frame = arena_->Intern({c->ret, n.parent, c->repeat, 0});
-      work_.push_back(arena_->Intern({a_->RuleStart(c->rule), frame, -1, 0}));
+      // A tail call needs no frame: the callee returns straight to the caller's caller, so a
+      // right-recursive rule (`digits ::= [0-9] digits`, the JSON Schema converter's regex
+      // DFAs) keeps a stack of constant depth and repeats the very same node. Not right above
+      // a repeat frame: returning into one restarts the rule of the state that returns.
+      bool tail = c->repeat < 0 && a_->IsTailReturn(c->ret) &&
+                  (n.parent < 0 || (*arena_)[n.parent].repeat < 0);
+      int32_t below = tail ? n.parent : arena_->Intern({c->ret, n.parent, c->repeat, 0});
+      work_.push_back(arena_->Intern({a_->RuleStart(c->rule), below, -1, 0}));
     }
     if (!a_->IsFinal(n.state)) continue;
     // Return from the current rule into the node below.
