@@ -258,3 +258,21 @@ def test_tail_calls_language(text: str, ok: bool) -> None:
     info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
     m = formgate.GrammarMatcher(formgate.GrammarCompiler(info).compile_grammar(TAIL_CALLS))
     assert (m.accept_string(text) and m.is_completed()) is ok
+
+
+
+# A JSON Schema pattern's string (GitHub o71317): an optional tail compiled as a counted
+# repetition {1,1} whose body is larger than a closure, so its closure DFA completes no
+# iteration (no marked transition, hence no iteration counts) while multi-byte characters
+# still survive it: the budget check must not read the missing counts.
+CAPPED_REPEAT_BODY = 'root ::= "\\"" [a-z]{2,3} "-" [0-9]+ ("/" | "\\\\/") [0-9]+ ("/" | "\\\\/") [0-9]+ (([ -!#-\\[\\]-‧\u202a-\ud7ff\ue000-\U0010ffff] | "\\\\b" | "\\\\t" | "\\\\f" | "\\\\\\"" | "\\\\\\\\" | "\\\\u000" "0" | "\\\\u000" "1" | "\\\\u000" "2" | "\\\\u000" "3" | "\\\\u000" "4" | "\\\\u000" "5" | "\\\\u000" "6" | "\\\\u000" "7" | "\\\\u000" "8" | "\\\\u000" "9" | "\\\\u000" [Bb] | "\\\\u000" [Cc] | "\\\\u000" [Ee] | "\\\\u000" [Ff] | "\\\\u001" "0" | "\\\\u001" "1" | "\\\\u001" "2" | "\\\\u001" "3" | "\\\\u001" "4" | "\\\\u001" "5" | "\\\\u001" "6" | "\\\\u001" "7" | "\\\\u001" "8" | "\\\\u001" "9" | "\\\\u001" [Aa] | "\\\\u001" [Bb] | "\\\\u001" [Cc] | "\\\\u001" [Dd] | "\\\\u001" [Ee] | "\\\\u001" [Ff] | "\\\\u0022" | "\\\\u005" [Cc] | "\\\\/") [0-9]+)? "\\""'
+
+
+def test_repeat_closure_without_iterations() -> None:
+    rng = random.Random(0)
+    info = utf8_vocab(rng)
+    compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(
+        CAPPED_REPEAT_BODY)
+    m = formgate.GrammarMatcher(compiled)
+    assert m.accept_string('"ab-1/2/3')
+    walk_against_brute_force(m, rng, steps=20)

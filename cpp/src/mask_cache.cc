@@ -90,6 +90,8 @@ struct SelfLoops {
     int32_t left = a.Repeat(f.repeat).max - 1 - f.counter;
     if (left > max_token_bytes) return true;  // each completed iteration took a byte
     const TokenTrie::Survival& t = *tables[r.table];
+    // No marked transition: the closure's paths never complete an iteration.
+    if (t.steps.empty()) return true;
     return t.steps[static_cast<size_t>(node) * t.states + r.index] <= left;
   }
 
