@@ -245,17 +245,18 @@ class AutomatonBuilder {
     return {in, cur};
   }
 
-  static void EpsClose(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint32_t>* stamp,
-                       uint32_t gen) {
-    std::vector<int32_t> work(*set);
+  // Replaces `set` by its epsilon closure, sorted; `work` is scratch.
+  static void EpsClose(const Nfa& nfa, std::vector<int32_t>* set, std::vector<int32_t>* work,
+                       std::vector<uint32_t>* stamp, uint32_t gen) {
+    work->assign(set->begin(), set->end());
     set->clear();
-    while (!work.empty()) {
-      int32_t s = work.back();
-      work.pop_back();
+    while (!work->empty()) {
+      int32_t s = work->back();
+      work->pop_back();
       if ((*stamp)[s] == gen) continue;
       (*stamp)[s] = gen;
       set->push_back(s);
-      for (int32_t t : nfa.states[s].eps) work.push_back(t);
+      for (int32_t t : nfa.states[s].eps) work->push_back(t);
     }
     std::sort(set->begin(), set->end());
   }
@@ -263,24 +264,44 @@ class AutomatonBuilder {
   Dfa Determinize(const Nfa& nfa, int32_t in, int32_t out, int32_t rule) {
     std::vector<uint32_t> stamp(nfa.states.size(), 0);
     uint32_t gen = 0;
-    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> ids;
+    // Subsets are interned in an open-addressing table of ids into `sets`, so a lookup builds
+    // no key (most rules are literals: one small subset per byte, compiled per schema).
     std::vector<std::vector<int32_t>> sets;
-    auto intern = [&](std::vector<int32_t> set) {
-      EpsClose(nfa, &set, &stamp, ++gen);
-      auto it = ids.find(set);
-      if (it != ids.end()) return it->second;
+    std::vector<size_t> hashes;
+    std::vector<int32_t> table(64, -1);
+    std::vector<int32_t> scratch, work;
+    auto intern = [&](std::vector<int32_t>* set) -> int32_t {
+      EpsClose(nfa, set, &work, &stamp, ++gen);
+      size_t h = VectorHash()(*set);
+      size_t mask = table.size() - 1;
+      size_t slot = h & mask;
+      for (; table[slot] >= 0; slot = (slot + 1) & mask) {
+        int32_t id = table[slot];
+        if (hashes[id] == h && sets[id] == *set) return id;
+      }
       int32_t id = static_cast<int32_t>(sets.size());
       if (id >= kMaxStatesPerRule) {
         throw LimitError("rule '" + jobs_[rule].name + "' needs more than " +
                          std::to_string(kMaxStatesPerRule) +
                          " automaton states (a pattern with exponential blow-up?)");
       }
-      ids.emplace(set, id);
-      sets.push_back(std::move(set));
+      table[slot] = id;
+      sets.push_back(*set);
+      hashes.push_back(h);
+      if (sets.size() * 2 > table.size()) {
+        table.assign(table.size() * 2, -1);
+        size_t m = table.size() - 1;
+        for (int32_t k = 0; k < static_cast<int32_t>(sets.size()); ++k) {
+          size_t t = hashes[k] & m;
+          while (table[t] >= 0) t = (t + 1) & m;
+          table[t] = k;
+        }
+      }
       return id;
     };
     Dfa dfa;
-    intern({in});
+    scratch.assign(1, in);
+    intern(&scratch);
     struct Event {
       int pos;
       int32_t to;
@@ -288,14 +309,16 @@ class AutomatonBuilder {
     };
     std::vector<Event> events;
     std::vector<int32_t> open;
+    std::vector<ByteEdge> edges;
+    std::vector<std::pair<int32_t, int32_t>> sym_edges;  // (symbol, target)
     for (size_t d = 0; d < sets.size(); ++d) {
       Dfa::State st;
-      std::vector<ByteEdge> edges;
-      std::map<int32_t, std::vector<int32_t>> by_sym;
+      edges.clear();
+      sym_edges.clear();
       for (int32_t s : sets[d]) {
         if (s == out) st.final = true;
         for (const ByteEdge& e : nfa.states[s].bytes) edges.push_back(e);
-        for (const SymEdge& e : nfa.states[s].syms) by_sym[e.sym].push_back(e.to);
+        for (const SymEdge& e : nfa.states[s].syms) sym_edges.push_back({e.sym, e.to});
       }
       // Sweep the byte axis once: an edge opens at lo and closes after hi; between two event
       // positions the open edges' targets form one DFA transition. (Comparing every interval
@@ -319,17 +342,26 @@ class AutomatonBuilder {
         }
         if (open.empty() || k == events.size()) continue;
         int lo = pos, hi = events[k].pos - 1;
-        std::vector<int32_t> targets(open);
-        std::sort(targets.begin(), targets.end());
-        targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-        int32_t to = intern(std::move(targets));
+        scratch.assign(open.begin(), open.end());
+        int32_t to = intern(&scratch);
         if (!st.bytes.empty() && st.bytes.back().to == to && st.bytes.back().hi + 1 == lo) {
           st.bytes.back().hi = static_cast<uint8_t>(hi);
         } else {
           st.bytes.push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
         }
       }
-      for (auto& [sym, targets] : by_sym) st.syms.push_back({sym, intern(targets)});
+      // One transition per symbol, to the subset of all its targets (in symbol order).
+      std::sort(sym_edges.begin(), sym_edges.end());
+      for (size_t k = 0; k < sym_edges.size();) {
+        size_t j = k;
+        scratch.clear();
+        for (; j < sym_edges.size() && sym_edges[j].first == sym_edges[k].first; ++j) {
+          scratch.push_back(sym_edges[j].second);
+        }
+        int32_t sym = sym_edges[k].first;
+        st.syms.push_back({sym, intern(&scratch)});
+        k = j;
+      }
       dfa.states.push_back(std::move(st));
     }
     return dfa;
