@@ -57,6 +57,10 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export FORMGATE_TIME_SCALE="${FORMGATE_TIME_SCALE:-5}"
 # Keep HF tokenizers from forking worker threads behind our back.
 export TOKENIZERS_PARALLELISM=false
+# An unoptimised ASan build uses several times the stack of a release build per frame: the
+# parser's 1,000-level nesting limit (tests/adversarial) overflows the default 8 MiB there, not
+# in release builds. Threads inherit this size too.
+ulimit -s 65536 2>/dev/null || ulimit -s unlimited 2>/dev/null || true
 
 san_python() {
   LD_PRELOAD="$ASAN_LIB $UBSAN_LIB${LD_PRELOAD:+ $LD_PRELOAD}" "$PY" "$@"
