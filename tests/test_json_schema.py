@@ -548,3 +548,17 @@ def test_length_counts_surrogate_pair_escapes_as_one_code_point(schema, text, ok
     assert (m.accept_string(text) and m.is_completed()) is ok
     if ok:
         jsonschema.validate(json.loads(text), schema)
+
+
+@pytest.mark.parametrize("schema", [
+    # found by the timed atheris run in CI: a dict where a count belongs raised TypeError
+    {"type": "array", "items": {"enum": [1, "x", None]}, "minItems": {"enum": [1]}, "maxItems": 3},
+    {"type": "array", "maxItems": -1}, {"type": "array", "minItems": 1.5},
+    {"type": "object", "minProperties": "2"}, {"type": "object", "maxProperties": True},
+    {"type": "string", "maxLength": [3]}, {"propertyNames": {"minLength": {}}},
+    {"type": "array", "contains": {"type": "integer"}, "minContains": -2},
+])
+def test_malformed_counts_are_schema_errors(schema):
+    with pytest.raises(SchemaError) as e:
+        compile_json_schema(COMPILER, schema)
+    assert "must be a non-negative integer" in str(e.value)

@@ -19,6 +19,7 @@ from formgate.json_schema.shared import (
     _esc_ptr,
     _q,
     _type_set,
+    check_counts,
 )
 
 
@@ -153,6 +154,7 @@ class ContainerRules:
                 d = Dfa.from_pattern(ps["pattern"])
             except SchemaError as e:
                 raise type(e)(f"{e} (propertyNames at {ptr})", ptr, "propertyNames") from None
+        check_counts(ps, ptr)
         lo, hi = int(ps.get("minLength", 0)), ps.get("maxLength")
         if lo or hi is not None:
             ln = Dfa.lengths(lo, None if hi is None else int(hi))

@@ -66,6 +66,7 @@ from formgate.json_schema.shared import (
     _encode_class,
     _esc_ptr,
     _type_set,
+    check_counts,
 )
 
 __all__ = ["Converter", "json_schema_to_ebnf", "DEFAULT_MAX_WHITESPACE"]
@@ -416,6 +417,7 @@ class Converter(SchemaLogic, ContainerRules):
         if not isinstance(s, dict):
             raise SchemaError(f"a schema must be an object or a boolean at {pointer or '/'}",
                               pointer)
+        check_counts(s, pointer)
         if isinstance(s.get("$id"), str) and not s["$id"].startswith("#"):
             base = urljoin(base, s["$id"])
         s = self._check_keywords(s, pointer)

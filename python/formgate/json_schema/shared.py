@@ -135,3 +135,26 @@ def _contains_ref(s: Any) -> bool:
     if isinstance(s, list):
         return any(_contains_ref(v) for v in s)
     return False
+
+
+COUNT_KW = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+            "minContains", "maxContains")
+
+
+def check_counts(s: dict, pointer: str) -> None:
+    """Every count keyword of ``s`` is a non-negative integer (``2.0`` included, as the spec
+    allows); anything else is a SchemaError naming the keyword and where it is.
+
+    Example:
+        >>> check_counts({"minItems": {"enum": [1]}}, "/items")
+        Traceback (most recent call last):
+        ...
+        formgate.json_schema.errors.SchemaError: 'minItems' must be a non-negative integer at /items
+    """
+    for k in COUNT_KW:
+        v = s.get(k)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0 or v != int(v):
+            raise SchemaError(f"'{k}' must be a non-negative integer at {pointer or '/'}",
+                              pointer, k)
