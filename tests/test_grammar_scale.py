@@ -76,3 +76,15 @@ def test_error_position_late_in_a_huge_grammar() -> None:
     with pytest.raises(formgate.GrammarError) as info:
         formgate.Grammar.from_ebnf(text, root="r0")
     assert info.value.line == n + 1 and "missing" in info.value.cause
+
+
+def test_stacked_plus_compiles_in_linear_size() -> None:
+    """`x++++...` (each + over the last) once doubled the NFA per level: 16 levels took a
+    second to compile and 50 (found by the timed fuzz run) never finished."""
+    info = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
+    compiled = formgate.GrammarCompiler(info, cache_enabled=False).compile_grammar(
+        'root ::= "a" ' + "[b-c]" + "+" * 50 + ' "d"')
+    assert compiled.stats["states"] < 50
+    for text, ok in (("abd", True), ("abcbcd", True), ("ad", False), ("abdd", False)):
+        m = formgate.GrammarMatcher(compiled)
+        assert (m.accept_string(text) and m.is_completed()) is ok

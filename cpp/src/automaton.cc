@@ -116,7 +116,8 @@ class AutomatonBuilder {
         return n;
       }
       case ExprKind::kRepeat: {
-        int64_t copies = x.max == -1 ? x.min + 1 : x.max;
+        // As BuildRepeat builds it: x* and x+ are one copy.
+        int64_t copies = x.max == -1 ? (x.min <= 1 ? 1 : x.min + 1) : x.max;
         return 1 + std::min<int64_t>(ExprSize(x.children[0]) * copies, 1 << 30);
       }
       default:
@@ -199,8 +200,18 @@ class AutomatonBuilder {
 
   std::pair<int32_t, int32_t> BuildRepeat(Nfa* nfa, const Expr& x, int32_t rule) {
     int32_t body = x.children[0];
-    int64_t size = ExprSize(body);
     int32_t in = nfa->New(), cur = in;
+    if (x.min == 1 && x.max == -1) {
+      // x+ as one copy that loops back: a copy for the first x plus one for the loop doubled
+      // the NFA at every level of nesting (`.++++` took seconds to compile, found by fuzzing).
+      auto [ci, co] = BuildExpr(nfa, body, rule);
+      int32_t out = nfa->New();
+      nfa->states[in].eps.push_back(ci);
+      nfa->states[co].eps.push_back(out);
+      nfa->states[out].eps.push_back(ci);
+      return {in, out};
+    }
+    int64_t size = ExprSize(body);
     auto append_copy = [&](bool optional) {
       auto [ci, co] = BuildExpr(nfa, body, rule);
       nfa->states[cur].eps.push_back(ci);

@@ -34,7 +34,7 @@ TARGETS = ["ebnf", "regex", "json_schema", "matcher"]
 
 
 def run_target(target: str, seconds: int, python: str, work_dir: Path = ROOT / "build" / "fuzz",
-               artifact_dir: Path = HERE / "crashes") -> dict:
+               artifact_dir: Path = HERE / "crashes", seed: int = 0) -> dict:
     scratch = work_dir / target
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(HERE / "corpus" / target, scratch)
@@ -46,6 +46,7 @@ def run_target(target: str, seconds: int, python: str, work_dir: Path = ROOT / "
         proc = subprocess.run(
             [python, str(HERE / f"fuzz_{target}.py"), str(scratch), f"-max_total_time={seconds}",
              "-timeout=10", "-rss_limit_mb=4096", "-print_final_stats=1", "-max_len=4096",
+             f"-seed={seed}",
              f"-artifact_prefix={crashes}/"],
             capture_output=True, text=True, timeout=seconds + 120, check=False)
         returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
@@ -89,6 +90,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("targets", nargs="*", help=f"some of {', '.join(TARGETS)} (default all)")
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0, help="libFuzzer seed (0: a fresh one)")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "fuzz",
                         help="where each target's scratch corpus is copied (default build/fuzz)")
     parser.add_argument("--artifacts", type=Path, default=HERE / "crashes",
@@ -103,7 +105,7 @@ def main() -> int:
     failed = False
     for target in args.targets or TARGETS:
         result = run_target(target, args.seconds, sys.executable, args.work_dir.resolve(),
-                            args.artifacts.resolve())
+                            args.artifacts.resolve(), args.seed)
         failed |= bool(result["artifacts"]) or result["returncode"] != 0
         print(json.dumps(result), flush=True)
     return 1 if failed else 0

@@ -2,7 +2,9 @@
 ``run_fuzz.py`` for a fixed budget and must write no crash, hang or out-of-memory artifact.
 
 Budget: ``FORMGATE_FUZZ_SECONDS`` seconds per target (default 30, so about 2.5 minutes for the
-four targets with start-up; ``0`` skips these tests). Skipped when atheris does not import (it
+four targets with start-up; ``0`` skips these tests). Seed: ``FORMGATE_FUZZ_SEED`` (default 1, so
+a test run, CI included, replays one input sequence up to timing and stays reproducible; ``0``
+asks libFuzzer for a fresh seed, which is what a fuzzing campaign wants). Skipped when atheris does not import (it
 ships Linux wheels for CPython < 3.12 only; the ``test`` extra installs it there).
 
 Each run fuzzes a scratch copy of the stored corpus in pytest's ``tmp_path`` (so concurrent
@@ -44,6 +46,14 @@ def budget_seconds() -> int:
     return seconds
 
 
+def seed() -> int:
+    raw = os.environ.get("FORMGATE_FUZZ_SEED", "1")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"FORMGATE_FUZZ_SEED must be a whole number, got {raw!r}") from None
+
+
 def describe_failure(result: dict) -> str:
     lines = [f"fuzz target {result['target']!r} failed: exit status {result['returncode']}, "
              f"{result['executions']} inputs in {result['seconds']} s, seed {result['seed']}"]
@@ -67,6 +77,7 @@ def test_fuzz_target_finds_nothing(target, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(Path(formgate.__file__).resolve().parents[1]))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "fuzz" / "run_fuzz.py"), "--seconds", str(seconds),
+         "--seed", str(seed()),
          "--work-dir", str(tmp_path), "--artifacts", str(ARTIFACT_DIR), target],
         capture_output=True, text=True, env=env, timeout=seconds + 300, check=False)
     lines = proc.stdout.strip().splitlines()
