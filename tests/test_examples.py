@@ -33,8 +33,7 @@ def _unavailable() -> str | None:
     for module in ("torch", "transformers"):
         if importlib.util.find_spec(module) is None:
             return f"the examples need {module}"
-    if model_cache.is_cached():
-        return None
+    return model_cache.unavailable_reason()
     if model_cache.gguf_path() is None:
         return f"SmolLM2-135M-Instruct not available: {model_cache.SETUP_HINT}"
     for module in ("gguf", "accelerate"):

@@ -10,7 +10,6 @@ package nor a cache is present. Each model is loaded once per module.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
@@ -32,18 +31,7 @@ fhf = pytest.importorskip("formgate.hf")
 demo = pytest.importorskip("formgate.demo")
 
 
-def _model_available() -> str | None:
-    if model_cache.is_cached():
-        return None
-    if model_cache.gguf_path() is None:
-        return f"SmolLM2-135M-Instruct not available: {model_cache.SETUP_HINT}"
-    for module in ("gguf", "accelerate"):
-        if importlib.util.find_spec(module) is None:
-            return f"converting the GGUF needs '{module}': {model_cache.SETUP_HINT}"
-    return None
-
-
-_REASON = _model_available()
+_REASON = model_cache.unavailable_reason()
 
 
 # ---------------------------------------------------------------------- fixtures

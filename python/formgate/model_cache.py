@@ -107,9 +107,27 @@ def is_cached(directory: Path | None = None) -> bool:
     return marker.get("format") == CACHE_FORMAT and marker.get("source") == GGUF_FILE
 
 
+def unavailable_reason() -> str | None:
+    """Why :func:`load_smollm2` cannot succeed offline (no cache, and no GGUF or no loader for
+    it), or None when it can. Tests and examples skip with this message.
+
+    Example:
+        >>> reason = unavailable_reason()
+        >>> reason is None or "SmolLM2" in reason or "package" in reason
+        True
+    """
+    if is_cached():
+        return None
+    try:
+        _check_gguf_loadable()
+    except ModelUnavailableError as e:
+        return str(e)
+    return None
+
+
 def is_available() -> bool:
-    """Whether :func:`load_smollm2` can succeed without a network (cache or GGUF present)."""
-    return is_cached() or gguf_path() is not None
+    """Whether :func:`load_smollm2` can succeed without a network (cache, or GGUF + loader)."""
+    return unavailable_reason() is None
 
 
 def _log(verbose: bool, message: str) -> None:
