@@ -31,7 +31,7 @@ enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 // abstract (the saturated and looping prechecks): there, completing an iteration restarts the
 // body above the very same frame, so from a final body state the body's first bytes follow.
 // With a real counter the budget matters, so walks of real stacks use plain closures only.
-struct SelfLoops {
+struct LoopClosures {
   static constexpr int32_t kMaxMembers = 8;  // survival bits are one byte per trie node
   struct Member {
     int32_t table = -1;  // index into tables, or -1
@@ -40,12 +40,12 @@ struct SelfLoops {
   std::vector<Member> plain, repeat;  // by state
   std::vector<std::shared_ptr<const TokenTrie::Survival>> tables;
 
-  SelfLoops(const Automaton& a, const TokenTrie& trie) : a_(a), slot_(a.NumStates(), -1) {
+  LoopClosures(const Automaton& a, const TokenTrie& trie) : a_(a), slot_(a.NumStates(), -1) {
     plain.resize(a.NumStates());
     repeat.resize(a.NumStates());
     // Grammars have thousands of string bodies: closures are found class by class.
-    class_size_.assign(a.NumByteClasses(), 0);
-    for (int b = 0; b < 256; ++b) ++class_size_[a.ByteClass(static_cast<uint8_t>(b))];
+    std::vector<int32_t> class_size(a.NumByteClasses(), 0);
+    for (int b = 0; b < 256; ++b) ++class_size[a.ByteClass(static_cast<uint8_t>(b))];
     std::map<std::vector<int8_t>, int32_t> table_of;
     auto add = [&](const std::vector<int32_t>& members, int32_t restart, std::vector<Member>* out) {
       std::vector<int8_t> next = Table(members, restart);
@@ -63,7 +63,7 @@ struct SelfLoops {
       if (!a.HasBytes(h)) continue;
       int loops = 0;
       for (int32_t c = 0; c < a.NumByteClasses(); ++c) {
-        if (NextResolved(h, c) == h) loops += class_size_[c];
+        if (NextResolved(h, c) == h) loops += class_size[c];
       }
       if (loops < 8) continue;  // too narrow to pay for a pass over the trie
       add(PlainClosure(h), -1, &plain);
@@ -201,7 +201,6 @@ struct SelfLoops {
 
   const Automaton& a_;
   std::vector<int32_t> slot_;  // per state: index in the closure being built, or -1
-  std::vector<int32_t> class_size_;
 };
 
 // What a precheck from `state` depends on: the states reachable inside its rule (numbered in
@@ -262,7 +261,7 @@ static std::vector<int32_t> PrecheckKey(const Automaton& a, int32_t state,
 class StatePrecheck {
  public:
   // canon[s]: an id shared by states whose prechecks are provably equal (see PrecheckKey), or -1.
-  StatePrecheck(const Automaton& a, const TokenTrie& trie, const SelfLoops& loops,
+  StatePrecheck(const Automaton& a, const TokenTrie& trie, const LoopClosures& loops,
                 std::function<int32_t(int32_t)> canon)
       : a_(a), trie_(trie), loops_(loops), canon_(std::move(canon)), runner_(&a, &arena_) {
     int32_t depth = trie.MaxDepth() + 1;
@@ -402,7 +401,7 @@ class StatePrecheck {
 
   const Automaton& a_;
   const TokenTrie& trie_;
-  const SelfLoops& loops_;
+  const LoopClosures& loops_;
   std::function<int32_t(int32_t)> canon_;
   StackArena arena_;
   PdaRunner runner_;
@@ -503,16 +502,16 @@ const StateMasks* MaskCache::ComputeLocked(int32_t s, PrecheckMode mode) const {
   return &m;
 }
 
-const SelfLoops& MaskCache::LoopsLocked() const {
+const LoopClosures& MaskCache::LoopsLocked() const {
   if (!loops_) {
-    loops_ = std::make_unique<SelfLoops>(*a_, tok_->Trie());
+    loops_ = std::make_unique<LoopClosures>(*a_, tok_->Trie());
     loops_ready_.store(loops_.get(), std::memory_order_release);
   }
   return *loops_;
 }
 
 bool MaskCache::SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const {
-  const SelfLoops* loops = loops_ready_.load(std::memory_order_acquire);
+  const LoopClosures* loops = loops_ready_.load(std::memory_order_acquire);
   if (!loops) {
     std::lock_guard<std::mutex> lock(mu_);
     loops = &LoopsLocked();

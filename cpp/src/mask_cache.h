@@ -35,7 +35,7 @@ struct StateMasks {
 };
 
 class StatePrecheck;
-struct SelfLoops;
+struct LoopClosures;
 
 // Which stack a precheck assumes below its state. kPlain: an unknown caller. For states of a
 // counted repetition's body, the repetition's counter frame with an unlimited budget:
@@ -97,7 +97,7 @@ class MaskCache {
   const StateMasks* Compute(int32_t s, PrecheckMode mode) const;
   const StateMasks* ComputeLocked(int32_t s, PrecheckMode mode) const;
   int32_t CanonLocked(int32_t s) const;
-  const SelfLoops& LoopsLocked() const;  // built on first use
+  const LoopClosures& LoopsLocked() const;  // built on first use
 
   const Automaton* a_;
   const TokenizerInfo* tok_;
@@ -110,8 +110,8 @@ class MaskCache {
   mutable std::unordered_map<std::vector<int32_t>, int32_t, PrecheckKeyHash> canon_ids_;
   mutable std::vector<const StateMasks*> by_canon_;
   mutable std::vector<int32_t> key_index_;  // scratch for PrecheckKey
-  mutable std::unique_ptr<SelfLoops> loops_;  // built once, then read without the mutex
-  mutable std::atomic<const SelfLoops*> loops_ready_{nullptr};
+  mutable std::unique_ptr<LoopClosures> loops_;  // built once, then read without the mutex
+  mutable std::atomic<const LoopClosures*> loops_ready_{nullptr};
   mutable std::unique_ptr<StatePrecheck> precheck_;
   mutable size_t bytes_ = 0;
 };
