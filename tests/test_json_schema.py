@@ -115,6 +115,10 @@ CASES = [
     ({"type": "number", "minimum": 0.5, "maximum": 2.25}, [0.5, 1, 2.25, 1.75],
      [0.49, 2.26, -1, "RAW:1e0"]),
     ({"type": "number", "exclusiveMinimum": 0.1}, [0.11, 5], [0.1, 0, -1]),
+    # a float bound is the decimal the schema wrote, not its binary expansion
+    ({"type": "number", "minimum": 0.01, "maximum": 0.3}, [0.01, 0.3, 0.1],
+     [0.009, 0.31, "RAW:0.0099999"]),
+    ({"type": "number", "exclusiveMaximum": 0.3}, [0.29, -1], [0.3, 0.31]),
     ({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 5}]}, ["x", 5], [4, None]),
     ({"oneOf": [{"type": "string"}, {"type": "null"}]}, ["x", None], [1]),
     ({"oneOf": [{"type": "object", "properties": {"k": {"const": "a"}, "x": {"type": "integer"}},
@@ -261,6 +265,27 @@ def test_pydantic_model():
 
 HYPO_SCHEMAS = [c[0] for c in CASES if c[0] is not True and "format" not in json.dumps(c[0])
                 and "$anchor" not in json.dumps(c[0]) and "$defs" not in json.dumps(c[0]) and "unevaluated" not in json.dumps(c[0])]
+
+
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
+_DECIMAL_TEXT = st.from_regex(r"-?(0|[1-9][0-9]{0,6})(\.[0-9]{1,20})?", fullmatch=True)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(bound=_FLOATS, keyword=st.sampled_from(["minimum", "maximum", "exclusiveMinimum",
+                                               "exclusiveMaximum"]),
+       texts=st.lists(_DECIMAL_TEXT, max_size=8))
+def test_float_bounds_agree_with_validator(bound, keyword, texts):
+    """Accepted numbers satisfy the bound as the validator reads them (floats), and an inclusive
+    bound's own shortest spelling (what a schema author wrote) is accepted."""
+    schema = {"type": "number", keyword: bound}
+    cg = compile_json_schema(COMPILER, schema)
+    v = validator(schema)
+    for t in texts + [repr(bound), repr(bound / 3)]:
+        if accepts(cg, t):
+            assert v.is_valid(json.loads(t)), (schema, t)
+    if not keyword.startswith("exclusive") and "e" not in repr(bound):
+        assert accepts(cg, repr(bound)), schema
 
 
 @pytest.mark.parametrize("schema", HYPO_SCHEMAS, ids=[json.dumps(s)[:40] for s in HYPO_SCHEMAS])

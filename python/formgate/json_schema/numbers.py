@@ -5,11 +5,12 @@ given, and (for ``integer``) no fraction. ``1.0`` is an integer to JSON Schema, 
 needed to express one, so rejecting it costs nothing.
 
 Bounds are compared exactly on the decimal text. A float bound ``b`` from the schema is replaced
-by its *exact* binary value (``Decimal(b)``), and an exclusive float bound by the exact value of
-the adjacent double on the allowed side (made inclusive). Because float rounding is monotone, any
-decimal ``d <= exact(b)`` parses to a float ``<= b``, so an instance the validator reads as a
-float can never land on the wrong side of the bound through rounding. The few decimals that
-round onto an exclusive bound's neighbour are rejected, which is the conservative side.
+by the shortest decimal that reads back as ``b`` (``repr(b)``: ``0.01`` stays ``0.01``), and an
+exclusive float bound by the shortest decimal of the adjacent double on the allowed side (made
+inclusive). Because float rounding is monotone, any decimal ``d >= repr(b)`` parses to a float
+``>= b``, so an instance the validator reads as a float can never land on the wrong side of the
+bound through rounding. The few decimals that round onto the bound from outside it (``0.00999
+99999999999999`` for ``minimum: 0.01``) are rejected, which is the conservative side.
 
 Example:
     >>> from formgate.json_schema.numbers import integer_range
@@ -31,7 +32,7 @@ __all__ = ["integer_range", "number_range", "integer_multiple_of", "NUMBER", "IN
 INTEGER = '"-"? ("0" | [1-9] [0-9]*)'
 NUMBER = '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+-]? [0-9]+)?'
 
-_MAX_FRACTION_DIGITS = 60  # exact float expansions are truncated (toward the allowed side)
+_MAX_FRACTION_DIGITS = 60  # bounds below 1e-60 are rounded (toward the allowed side)
 
 
 def _alt(parts: list[str]) -> Optional[str]:
@@ -130,8 +131,14 @@ def integer_range(lo: Optional[int], hi: Optional[int]) -> Optional[str]:
 def to_decimal_bound(value, exclusive: bool, upper: bool) -> tuple[Decimal, bool]:
     """A schema bound as (exact Decimal, still_exclusive).
 
-    Float bounds become exact binary values; an exclusive float bound becomes the inclusive
-    exact value of the neighbouring double inside the allowed range (see the module docstring).
+    Float bounds become their shortest round-trip decimal; an exclusive float bound becomes the
+    inclusive shortest decimal of the neighbouring double inside the allowed range (see the module
+    docstring).
+
+    >>> to_decimal_bound(0.01, False, upper=False)
+    (Decimal('0.01'), False)
+    >>> to_decimal_bound(0.5, True, upper=False)
+    (Decimal('0.5000000000000001'), False)
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SchemaError(f"bound {value!r} is not a number")
@@ -141,11 +148,10 @@ def to_decimal_bound(value, exclusive: bool, upper: bool) -> tuple[Decimal, bool
         raise SchemaError(f"bound {value!r} is not finite")
     if exclusive:
         value = math.nextafter(value, -math.inf if upper else math.inf)
-    d = Decimal(value)
-    # long binary expansions: round toward the allowed side (a tighter, still exact, bound)
+    d = Decimal(repr(value))
+    # tiny bounds (5e-324): round toward the allowed side (a tighter, still safe, bound)
     q = Decimal(1).scaleb(-_MAX_FRACTION_DIGITS)
     if d.as_tuple().exponent < -_MAX_FRACTION_DIGITS:
-        # a double has at most ~770 significant digits: enough precision for any quantize
         d = d.quantize(q, rounding=ROUND_FLOOR if upper else ROUND_CEILING,
                        context=Context(prec=800))
     return d, False
