@@ -8,8 +8,15 @@ so that every spelling is counted one way.
 Formats are regexes chosen as *subsets* of the RFC grammars: every string they produce passes
 ``jsonschema.FormatChecker`` (and the RFC), while some valid but unusual spellings are not
 produced (``t``/``z`` in date-times, leap seconds, IPv4-embedded IPv6, ``userinfo@`` and IP
-literals in URIs, hostnames longer than 215 characters or with labels over 26). ``format`` is an
-assertion here, as with ``format_checker=FormatChecker()``.
+literals in URIs). Host names (``hostname``, the domain of ``email``; ``idn-hostname`` the same in
+lower case) are letters/digits with single inner hyphens and dots, at most 32 letters/digits in
+all, or up to 96 when dots cut them into three groups of at most 32 (so labels stay within 63
+characters and names within 191): no ``--`` (hence no A-labels ``xn--``), no trailing dot, no
+quoted or IP-literal e-mail parts, no non-ASCII ``idn-*``. Under a ``maxLength`` they shrink to
+fit it (an e-mail's local part then has at most 32 ``atext`` characters); intersected with a
+``pattern``, host names have one group (at most 32 letters/digits). ``format`` is an assertion
+here, as with ``format_checker=FormatChecker()``; draft 3's ``host-name`` and ``ip-address`` are
+``hostname`` and ``ipv4``.
 
 Example:
     >>> from formgate.json_schema.strings import FORMATS
@@ -19,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from formgate.json_schema import regex as rx
 from formgate.json_schema.errors import SchemaError
@@ -59,9 +66,72 @@ def _ipv6() -> str:
     return "(" + "|".join(alts) + ")"
 
 
-_LABEL = "[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8}){0,2}"  # no "--", no edge hyphens, <= 26 chars
-_HOST = f"{_LABEL}(\\.{_LABEL}){{0,7}}"
-_IDN_LABEL = "[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}"  # IDNA2008 disallows upper case
+
+_LD = "[A-Za-z0-9]"
+_IDN_LD = "[a-z0-9]"  # IDNA2008 disallows upper case
+_ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LOCAL = f"{_ATEXT}+(\\.{_ATEXT}+)*"  # dot-atom (RFC 5322), no quoted local parts
+
+
+def _host(ld: str, blocks: int = 3, per_block: int = 32) -> str:
+    """Dot-separated names of letters/digits ``ld`` with single inner hyphens ("LDH" labels,
+    never "--", so never an A-label), cut into at most ``blocks`` dot-joined blocks of at most
+    ``per_block`` letters/digits, each but the first one preceded by "-" or ".".
+
+    A block is at most 2 * per_block - 1 characters (63 by default), hence so is every label,
+    and the name at most blocks * 2 * per_block - 1 (191 <= 253, RFC 1123). Counting characters
+    per label and per name (nested counted repetitions, a bounded count of labels) would cover
+    more, but then every mask re-checks the tokens that cross a label boundary against the real
+    stacks; a block is one counted repetition of a deterministic body, whose masks come from
+    the token trie's survival tables (bench/format_masks.py compares the shapes).
+
+    >>> import re
+    >>> [bool(re.fullmatch(_host("[a-z0-9]"), h)) for h in ("localhost", "a.b.c.example.co.uk",
+    ...  "a--b", "-a", "a.", "a" * 33, ".".join(["a" * 32] * 3), ".".join(["a" * 32] * 4))]
+    [True, True, False, False, False, False, True, False]
+    """
+    block = f"{ld}(-?{ld}|\\.{ld}){{0,{per_block - 1}}}"
+    name = ""
+    for _ in range(blocks - 1):  # nested, not {0,2}: a bounded count of blocks is slower
+        name = f"(\\.{block}{name})?"
+    return block + name
+
+
+def _host_within(ld: str, hi: int) -> tuple[Optional[str], int]:
+    """The widest :func:`_host` shape at most ``hi`` characters long, and its maximum length
+    (None, 0 when ``hi`` < 1)."""
+    for blocks in (3, 2, 1):
+        if blocks * 64 - 1 <= hi:
+            return _host(ld, blocks), blocks * 64 - 1
+    per_block = min(32, (hi + 1) // 2)
+    return (_host(ld, 1, per_block), 2 * per_block - 1) if per_block else (None, 0)
+
+
+def _email_within(hi: Optional[int]) -> Optional[str]:
+    """An e-mail subset at most ``hi`` characters long (any length when None): the host name
+    keeps about two thirds of the budget, the local part the rest, up to 63 characters."""
+    if hi is None:
+        return f"{_LOCAL}@{_host(_LD)}"
+    host, host_len = _host_within(_LD, hi - 1 - min(31, (hi - 1) // 3))
+    per_local = min(32, (hi - 1 - host_len + 1) // 2)
+    if host is None or per_local < 1:
+        return None
+    # a counted dot-atom: at most per_local atext characters, each maybe after a dot
+    return f"{_ATEXT}(\\.?{_ATEXT}){{0,{per_local - 1}}}@{host}"
+
+
+def _sized_host(ld: str) -> Callable[[Optional[int]], Optional[str]]:
+    return lambda hi: _host(ld) if hi is None else _host_within(ld, hi)[0]
+
+
+# formats without a natural length bound whose subset string_body picks to fit a maxLength
+_SIZED = {
+    "hostname": _sized_host(_LD),
+    "host-name": _sized_host(_LD),  # draft 3
+    "idn-hostname": _sized_host(_IDN_LD),
+    "email": _email_within,
+    "idn-email": _email_within,
+}
 _PCT = "%[0-9A-Fa-f]{2}"
 _PCHAR = f"([A-Za-z0-9\\-._~!$&'()*+,;=:@]|{_PCT})"
 _PCHAR_NC = f"([A-Za-z0-9\\-._~!$&'()*+,;=@]|{_PCT})"
@@ -71,7 +141,6 @@ _QF = f"(\\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?"
 _URI = (f"[A-Za-z][A-Za-z0-9+\\-.]*:({_AUTH_PATH}|/({_PCHAR}+(/{_PCHAR}*)*)?"
         f"|{_PCHAR}+(/{_PCHAR}*)*|){_QF}")
 _RELREF = f"({_AUTH_PATH}|/({_PCHAR}+(/{_PCHAR}*)*)?|{_PCHAR_NC}+(/{_PCHAR}*)*|){_QF}"
-_ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _JSON_POINTER = "(/([^/~]|~[01])*)*"
 
 FORMATS: dict[str, str] = {
@@ -79,11 +148,15 @@ FORMATS: dict[str, str] = {
     "time": _TIME,
     "date-time": f"{_DATE}T{_TIME}",
     "duration": f"P({_DUR_DATE}|{_DUR_TIME}|[0-9]+W)",
-    "email": f"{_ATEXT}+(\\.{_ATEXT}+)*@{_HOST}",
-    "idn-email": f"{_ATEXT}+(\\.{_ATEXT}+)*@{_HOST}",
-    "hostname": _HOST,
-    "idn-hostname": f"{_IDN_LABEL}(\\.{_IDN_LABEL}){{0,7}}",
+    # host names as one block here: the three-block shape string_body uses has no small
+    # automaton (Dfa), which a format intersected with a pattern needs
+    "email": f"{_LOCAL}@{_host(_LD, 1)}",
+    "idn-email": f"{_LOCAL}@{_host(_LD, 1)}",
+    "hostname": _host(_LD, 1),
+    "host-name": _host(_LD, 1),
+    "idn-hostname": _host(_IDN_LD, 1),
     "ipv4": f"{_OCTET}(\\.{_OCTET}){{3}}",
+    "ip-address": f"{_OCTET}(\\.{_OCTET}){{3}}",  # draft 3's ipv4
     "ipv6": _ipv6(),
     "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     "uri": _URI,
@@ -200,7 +273,10 @@ def string_body(schema: dict, pointer: str, any_char: str, counted_char: str) ->
             raise SchemaError(f"'pattern' must be a string at {pointer or '/'}", pointer, "pattern")
         return _regex_body(pattern, True, lo, hi, any_char, pointer, "pattern")
     if fmt is not None:
-        return _regex_body(FORMATS[fmt], False, lo, hi, any_char, pointer, "format")
+        regex = _SIZED[fmt](hi) if fmt in _SIZED else FORMATS[fmt]
+        if regex is None:
+            return None  # shorter than the shortest name or address
+        return _regex_body(regex, False, lo, hi, any_char, pointer, "format")
     if lo == 0 and hi is None:
         return any_char + "*"
     if hi is None:
