@@ -22,6 +22,10 @@ from formgate.json_schema.shared import (
     check_counts,
 )
 
+# Key characters JSON writes raw (printable ASCII and DEL but quote and backslash), and the rest.
+_KEY_PLAIN = rx.intersect(rx.norm([(0x20, 0x7F)]), rx.complement(rx.chars('"\\')))
+_KEY_REST = rx.complement(_KEY_PLAIN)
+
 
 class ContainerRules:
     """Mixin of :class:`formgate.json_schema.converter.Converter`: objects and arrays."""
@@ -238,6 +242,12 @@ class ContainerRules:
         if memo_key in cache:
             return cache[memo_key]
         any_c = self.rule("key_char", _encode_class(rx.ANY))
+        # A trie node's "any other character" alternative is split into its plain-ASCII part and
+        # the rest (non-ASCII, controls, quote, backslash). The rest is the same at every node
+        # whose children are plain ASCII, so it is one shared rule in tail position, which the
+        # core builds once per rule: its UTF-8 states are not repeated per trie node.
+        tail = self.rule("xkey_tail", f'{any_c}* "\\""')
+        rest = None
         trie: dict = {}
         for name in declared:
             node = trie
@@ -251,9 +261,16 @@ class ContainerRules:
                 alts.append('"\\""')
             kids = [c for c in node if c]
             if kids:
-                other = _encode_class(rx.complement(rx.chars("".join(kids))))
+                nonlocal rest
+                others = rx.complement(rx.chars("".join(kids)))
+                if not rx.intersect(rx.chars("".join(kids)), _KEY_REST):
+                    if rest is None:
+                        rest = self.rule("xkey_rest", f"{_encode_class(_KEY_REST)} {tail}")
+                    alts.append(rest)
+                    others = rx.intersect(others, _KEY_PLAIN)
+                other = _encode_class(others)
                 if other:
-                    alts.append(f'{other} {any_c}* "\\""')
+                    alts.append(f"{other} {tail}")
                 for c in sorted(kids):
                     sub = build(node[c])
                     alts.append(f"{_encode_class(rx.chars(c))} {sub}")
