@@ -31,26 +31,54 @@ struct SymEdge {
   int32_t to;
 };
 
+// Edges live in flat arrays, threaded per state as singly linked lists (edges are added to
+// states long after they are created, and a vector per state cost three allocations each).
+// Iteration order is irrelevant: subset construction sorts what it collects.
 struct Nfa {
-  struct State {
-    std::vector<int32_t> eps;
-    std::vector<ByteEdge> bytes;
-    std::vector<SymEdge> syms;
+  template <typename Edge>
+  struct Lists {
+    std::vector<int32_t> head;
+    std::vector<Edge> edges;
+    std::vector<int32_t> next;
+    void Add(int32_t s, Edge e) {
+      edges.push_back(e);
+      next.push_back(head[s]);
+      head[s] = static_cast<int32_t>(edges.size()) - 1;
+    }
+    template <typename F>
+    void ForEach(int32_t s, F f) const {
+      for (int32_t k = head[s]; k >= 0; k = next[k]) f(edges[k]);
+    }
   };
-  std::vector<State> states;
+  Lists<int32_t> eps;
+  Lists<ByteEdge> bytes;
+  Lists<SymEdge> syms;
   int32_t New() {
-    states.emplace_back();
-    return static_cast<int32_t>(states.size()) - 1;
+    eps.head.push_back(-1);
+    bytes.head.push_back(-1);
+    syms.head.push_back(-1);
+    return Size() - 1;
   }
+  int32_t Size() const { return static_cast<int32_t>(eps.head.size()); }
 };
 
+// Flat arrays: state s's edges are bytes[byte_off[s], byte_off[s + 1]) and likewise for syms
+// (a vector per state made a DFA's construction mostly malloc and free).
 struct Dfa {
-  struct State {
-    bool final = false;
-    std::vector<ByteEdge> bytes;  // sorted, disjoint
-    std::vector<SymEdge> syms;    // sorted by sym
-  };
-  std::vector<State> states;  // state 0 is the start
+  std::vector<uint8_t> final;
+  std::vector<int32_t> byte_off{0};
+  std::vector<ByteEdge> bytes;  // per state: sorted, disjoint
+  std::vector<int32_t> sym_off{0};
+  std::vector<SymEdge> syms;    // per state: sorted by sym
+  int32_t NumStates() const { return static_cast<int32_t>(final.size()); }
+  const ByteEdge* BytesBegin(int32_t s) const { return bytes.data() + byte_off[s]; }
+  const ByteEdge* BytesEnd(int32_t s) const { return bytes.data() + byte_off[s + 1]; }
+  const SymEdge* SymsBegin(int32_t s) const { return syms.data() + sym_off[s]; }
+  const SymEdge* SymsEnd(int32_t s) const { return syms.data() + sym_off[s + 1]; }
+  void EndState() {
+    byte_off.push_back(static_cast<int32_t>(bytes.size()));
+    sym_off.push_back(static_cast<int32_t>(syms.size()));
+  }
 };
 
 // A call symbol: plain call of `rule`, or a counted repetition (repeat >= 0).
@@ -128,7 +156,7 @@ class AutomatonBuilder {
   }
 
   void CheckNfaSize(const Nfa& nfa, int32_t rule) const {
-    if (nfa.states.size() > 4u * kMaxStatesPerRule) {
+    if (nfa.Size() > 4 * kMaxStatesPerRule) {
       throw LimitError("rule '" + jobs_[rule].name + "' is too large to compile (over " +
                        std::to_string(4 * kMaxStatesPerRule) + " automaton states)");
     }
@@ -155,21 +183,21 @@ class AutomatonBuilder {
           if (cur < 0) {
             in = ci;
           } else {
-            nfa->states[cur].eps.push_back(ci);
+            nfa->eps.Add(cur, ci);
           }
           cur = co;
         }
-        nfa->states[cur].eps.push_back(last);
+        nfa->eps.Add(cur, last);
       }
     } else if (x.kind == ExprKind::kChoice) {
       in = nfa->New();
       for (int32_t c : x.children) {
         int32_t ci = BuildTail(nfa, c, rule, end);
-        nfa->states[in].eps.push_back(ci);
+        nfa->eps.Add(in, ci);
       }
     } else {
       auto [ci, co] = BuildExpr(nfa, e, rule);
-      nfa->states[co].eps.push_back(end);
+      nfa->eps.Add(co, end);
       in = ci;
     }
     tail_in_.emplace(e, in);
@@ -188,7 +216,7 @@ class AutomatonBuilder {
         int32_t in = nfa->New(), cur = in;
         for (unsigned char b : x.bytes) {
           int32_t t = nfa->New();
-          nfa->states[cur].bytes.push_back({b, b, t});
+          nfa->bytes.Add(cur, {b, b, t});
           cur = t;
         }
         return {in, cur};
@@ -199,7 +227,7 @@ class AutomatonBuilder {
           int32_t cur = in;
           for (size_t i = 0; i < seq.size(); ++i) {
             int32_t t = i + 1 == seq.size() ? out : nfa->New();
-            nfa->states[cur].bytes.push_back({seq[i].lo, seq[i].hi, t});
+            nfa->bytes.Add(cur, {seq[i].lo, seq[i].hi, t});
             cur = t;
           }
         }
@@ -207,7 +235,7 @@ class AutomatonBuilder {
       }
       case ExprKind::kRuleRef: {
         int32_t in = nfa->New(), out = nfa->New();
-        nfa->states[in].syms.push_back({PlainSymbol(x.rule), out});
+        nfa->syms.Add(in, {PlainSymbol(x.rule), out});
         return {in, out};
       }
       case ExprKind::kSequence: {
@@ -217,7 +245,7 @@ class AutomatonBuilder {
           if (in < 0) {
             in = ci;
           } else {
-            nfa->states[cur].eps.push_back(ci);
+            nfa->eps.Add(cur, ci);
           }
           cur = co;
         }
@@ -228,8 +256,8 @@ class AutomatonBuilder {
         int32_t in = nfa->New(), out = nfa->New();
         for (int32_t c : x.children) {
           auto [ci, co] = BuildExpr(nfa, c, rule);
-          nfa->states[in].eps.push_back(ci);
-          nfa->states[co].eps.push_back(out);
+          nfa->eps.Add(in, ci);
+          nfa->eps.Add(co, out);
         }
         return {in, out};
       }
@@ -250,24 +278,24 @@ class AutomatonBuilder {
       // the NFA at every level of nesting (`.++++` took seconds to compile, found by fuzzing).
       auto [ci, co] = BuildExpr(nfa, body, rule);
       int32_t out = nfa->New();
-      nfa->states[in].eps.push_back(ci);
-      nfa->states[co].eps.push_back(out);
-      nfa->states[out].eps.push_back(ci);
+      nfa->eps.Add(in, ci);
+      nfa->eps.Add(co, out);
+      nfa->eps.Add(out, ci);
       return {in, out};
     }
     int64_t size = ExprSize(body);
     auto append_copy = [&](bool optional) {
       auto [ci, co] = BuildExpr(nfa, body, rule);
-      nfa->states[cur].eps.push_back(ci);
+      nfa->eps.Add(cur, ci);
       int32_t next = nfa->New();
-      nfa->states[co].eps.push_back(next);
-      if (optional) nfa->states[cur].eps.push_back(next);
+      nfa->eps.Add(co, next);
+      if (optional) nfa->eps.Add(cur, next);
       cur = next;
     };
     auto append_counter = [&](int32_t min, int32_t max) {
       int32_t next = nfa->New();
-      nfa->states[cur].syms.push_back({RepeatSymbol(body, std::max(min, 1), max, rule), next});
-      if (min == 0) nfa->states[cur].eps.push_back(next);
+      nfa->syms.Add(cur, {RepeatSymbol(body, std::max(min, 1), max, rule), next});
+      if (min == 0) nfa->eps.Add(cur, next);
       cur = next;
     };
     int32_t fixed = x.min;
@@ -282,7 +310,7 @@ class AutomatonBuilder {
           skips.push_back(cur);
           append_copy(false);
         }
-        for (int32_t s : skips) nfa->states[s].eps.push_back(cur);
+        for (int32_t s : skips) nfa->eps.Add(s, cur);
       }
     } else if (x.max == -1) {
       if (fixed > 0) append_counter(fixed, fixed);
@@ -291,10 +319,10 @@ class AutomatonBuilder {
     }
     if (x.max == -1) {
       int32_t loop = nfa->New();
-      nfa->states[cur].eps.push_back(loop);
+      nfa->eps.Add(cur, loop);
       auto [ci, co] = BuildExpr(nfa, body, rule);
-      nfa->states[loop].eps.push_back(ci);
-      nfa->states[co].eps.push_back(loop);
+      nfa->eps.Add(loop, ci);
+      nfa->eps.Add(co, loop);
       cur = loop;
     }
     return {in, cur};
@@ -311,17 +339,17 @@ class AutomatonBuilder {
       if ((*stamp)[s] == gen) continue;
       (*stamp)[s] = gen;
       set->push_back(s);
-      for (int32_t t : nfa.states[s].eps) work->push_back(t);
+      nfa.eps.ForEach(s, [&](int32_t t) { work->push_back(t); });
     }
     std::sort(set->begin(), set->end());
   }
 
   Dfa Determinize(const Nfa& nfa, int32_t in, int32_t out, int32_t rule) {
-    std::vector<uint32_t> stamp(nfa.states.size(), 0);
+    std::vector<uint32_t> stamp(nfa.Size(), 0);
     uint32_t gen = 0;
     // Subsets are interned in an open-addressing table of ids into `sets`, so a lookup builds
     // no key (most rules are literals: one small subset per byte, compiled per schema).
-    std::vector<std::vector<int32_t>> sets;
+    std::vector<int32_t> set_data, set_off{0};  // subset k: set_data[set_off[k], set_off[k+1])
     std::vector<size_t> hashes;
     std::vector<int32_t> table(64, -1);
     std::vector<int32_t> scratch, work;
@@ -332,21 +360,25 @@ class AutomatonBuilder {
       size_t slot = h & mask;
       for (; table[slot] >= 0; slot = (slot + 1) & mask) {
         int32_t id = table[slot];
-        if (hashes[id] == h && sets[id] == *set) return id;
+        if (hashes[id] == h && set_off[id + 1] - set_off[id] == static_cast<int32_t>(set->size()) &&
+            std::equal(set->begin(), set->end(), set_data.begin() + set_off[id])) {
+          return id;
+        }
       }
-      int32_t id = static_cast<int32_t>(sets.size());
+      int32_t id = static_cast<int32_t>(hashes.size());
       if (id >= kMaxStatesPerRule) {
         throw LimitError("rule '" + jobs_[rule].name + "' needs more than " +
                          std::to_string(kMaxStatesPerRule) +
                          " automaton states (a pattern with exponential blow-up?)");
       }
       table[slot] = id;
-      sets.push_back(*set);
+      set_data.insert(set_data.end(), set->begin(), set->end());
+      set_off.push_back(static_cast<int32_t>(set_data.size()));
       hashes.push_back(h);
-      if (sets.size() * 2 > table.size()) {
+      if (hashes.size() * 2 > table.size()) {
         table.assign(table.size() * 2, -1);
         size_t m = table.size() - 1;
-        for (int32_t k = 0; k < static_cast<int32_t>(sets.size()); ++k) {
+        for (int32_t k = 0; k < static_cast<int32_t>(hashes.size()); ++k) {
           size_t t = hashes[k] & m;
           while (table[t] >= 0) t = (t + 1) & m;
           table[t] = k;
@@ -366,14 +398,15 @@ class AutomatonBuilder {
     std::vector<int32_t> open;
     std::vector<ByteEdge> edges;
     std::vector<std::pair<int32_t, int32_t>> sym_edges;  // (symbol, target)
-    for (size_t d = 0; d < sets.size(); ++d) {
-      Dfa::State st;
+    for (size_t d = 0; d < hashes.size(); ++d) {
+      bool final = false;
       edges.clear();
       sym_edges.clear();
-      for (int32_t s : sets[d]) {
-        if (s == out) st.final = true;
-        for (const ByteEdge& e : nfa.states[s].bytes) edges.push_back(e);
-        for (const SymEdge& e : nfa.states[s].syms) sym_edges.push_back({e.sym, e.to});
+      for (int32_t k = set_off[d]; k < set_off[d + 1]; ++k) {
+        int32_t s = set_data[k];
+        if (s == out) final = true;
+        nfa.bytes.ForEach(s, [&](const ByteEdge& e) { edges.push_back(e); });
+        nfa.syms.ForEach(s, [&](const SymEdge& e) { sym_edges.push_back({e.sym, e.to}); });
       }
       // Sweep the byte axis once: an edge opens at lo and closes after hi; between two event
       // positions the open edges' targets form one DFA transition. (Comparing every interval
@@ -399,10 +432,11 @@ class AutomatonBuilder {
         int lo = pos, hi = events[k].pos - 1;
         scratch.assign(open.begin(), open.end());
         int32_t to = intern(&scratch);
-        if (!st.bytes.empty() && st.bytes.back().to == to && st.bytes.back().hi + 1 == lo) {
-          st.bytes.back().hi = static_cast<uint8_t>(hi);
+        if (dfa.bytes.size() > static_cast<size_t>(dfa.byte_off.back()) &&
+            dfa.bytes.back().to == to && dfa.bytes.back().hi + 1 == lo) {
+          dfa.bytes.back().hi = static_cast<uint8_t>(hi);
         } else {
-          st.bytes.push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
+          dfa.bytes.push_back({static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), to});
         }
       }
       // One transition per symbol, to the subset of all its targets (in symbol order).
@@ -414,46 +448,59 @@ class AutomatonBuilder {
           scratch.push_back(sym_edges[j].second);
         }
         int32_t sym = sym_edges[k].first;
-        st.syms.push_back({sym, intern(&scratch)});
+        dfa.syms.push_back({sym, intern(&scratch)});
         k = j;
       }
-      dfa.states.push_back(std::move(st));
+      dfa.final.push_back(final);
+      dfa.EndState();
     }
     return dfa;
   }
 
-  // The state's outgoing transitions in terms of the blocks they reach.
-  static void Signature(const Dfa::State& st, const std::vector<int32_t>& block,
+  // The state's outgoing transitions in terms of the blocks they reach, appended to `sig`.
+  static void Signature(const Dfa& dfa, int32_t s, const std::vector<int32_t>& block,
                         std::vector<int32_t>* sig) {
-    sig->assign(1, st.final ? 1 : 0);
-    for (const ByteEdge& e : st.bytes) {
-      int32_t b = block[e.to];
+    size_t first = sig->size();
+    sig->push_back(dfa.final[s] ? 1 : 0);
+    for (const ByteEdge* e = dfa.BytesBegin(s); e != dfa.BytesEnd(s); ++e) {
+      int32_t b = block[e->to];
       size_t k = sig->size();
-      if (k >= 4 && (*sig)[k - 1] == b && (*sig)[k - 2] + 1 == e.lo) {
-        (*sig)[k - 2] = e.hi;
+      if (k >= first + 4 && (*sig)[k - 1] == b && (*sig)[k - 2] + 1 == e->lo) {
+        (*sig)[k - 2] = e->hi;
       } else {
-        sig->insert(sig->end(), {-1, e.lo, e.hi, b});
+        sig->insert(sig->end(), {-1, e->lo, e->hi, b});
       }
     }
-    for (const SymEdge& e : st.syms) sig->insert(sig->end(), {-2, e.sym, block[e.to]});
+    for (const SymEdge* e = dfa.SymsBegin(s); e != dfa.SymsEnd(s); ++e) {
+      sig->insert(sig->end(), {-2, e->sym, block[e->to]});
+    }
   }
 
   // Partition refinement where each round re-examines only the predecessors of states that
   // changed block in the previous round (plain Moore rounds cost O(states) each, and a chain of
   // k states needs k rounds: an 8,000-byte literal took 17 s). Within a block, the states not
   // re-examined all still share one signature, so a block splits into that group plus the
-  // re-examined states whose signature differs; the larger part keeps the block's id. The start
-  // state's block becomes state 0.
+  // re-examined states whose signature differs; the larger part keeps the block's id. The
+  // result is the coarsest stable partition whatever the order of splits; it is numbered by
+  // first appearance, so the start state's block is state 0.
   static Dfa Minimize(const Dfa& dfa) {
-    size_t n = dfa.states.size();
-    std::vector<std::vector<int32_t>> preds(n);
-    for (size_t s = 0; s < n; ++s) {
-      for (const ByteEdge& e : dfa.states[s].bytes) preds[e.to].push_back(static_cast<int32_t>(s));
-      for (const SymEdge& e : dfa.states[s].syms) preds[e.to].push_back(static_cast<int32_t>(s));
+    int32_t n = dfa.NumStates();
+    // Predecessors in CSR form.
+    std::vector<int32_t> pred_off(n + 1, 0), preds;
+    for (const ByteEdge& e : dfa.bytes) ++pred_off[e.to + 1];
+    for (const SymEdge& e : dfa.syms) ++pred_off[e.to + 1];
+    for (int32_t s = 0; s < n; ++s) pred_off[s + 1] += pred_off[s];
+    preds.resize(pred_off[n]);
+    {
+      std::vector<int32_t> fill(pred_off.begin(), pred_off.end() - 1);
+      for (int32_t s = 0; s < n; ++s) {
+        for (const ByteEdge* e = dfa.BytesBegin(s); e != dfa.BytesEnd(s); ++e) preds[fill[e->to]++] = s;
+        for (const SymEdge* e = dfa.SymsBegin(s); e != dfa.SymsEnd(s); ++e) preds[fill[e->to]++] = s;
+      }
     }
     // Refinable partition: block b holds elems[start[b], end[b]).
-    std::vector<int32_t> block(n, 0), elems(n), pos(n), start{0}, end{static_cast<int32_t>(n)};
-    for (size_t s = 0; s < n; ++s) elems[s] = pos[s] = static_cast<int32_t>(s);
+    std::vector<int32_t> block(n, 0), elems(n), pos(n), start{0}, end{n};
+    for (int32_t s = 0; s < n; ++s) elems[s] = pos[s] = s;
     auto move_out = [&](int32_t s, int32_t to) {
       int32_t b = block[s];
       int32_t last = --end[b];
@@ -466,105 +513,145 @@ class AutomatonBuilder {
     std::vector<uint32_t> stamp(n, 0);
     uint32_t round = 0;
     std::vector<int32_t> candidates(n);
-    for (size_t s = 0; s < n; ++s) candidates[s] = static_cast<int32_t>(s);
-    std::vector<int32_t> sig;
-    struct Split {
-      int32_t block;
-      std::vector<int32_t> moved;  // grouped: states with equal signatures are adjacent
-      std::vector<int32_t> group_end;
+    for (int32_t s = 0; s < n; ++s) candidates[s] = s;
+    // Per block: candidates' signatures (flat), their hashes, and candidate order sorted by
+    // signature so that equal signatures are adjacent groups.
+    std::vector<int32_t> sig, sig_off, order, group_start, one;
+    std::vector<size_t> sig_hash;
+    std::vector<int32_t> moved, group_end, split_block, split_first;  // splits of one round
+    auto sig_equal = [&](int32_t a, int32_t b) {
+      return sig_off[a + 1] - sig_off[a] == sig_off[b + 1] - sig_off[b] &&
+             std::equal(sig.begin() + sig_off[a], sig.begin() + sig_off[a + 1],
+                        sig.begin() + sig_off[b]);
     };
     while (!candidates.empty()) {
       ++round;
       for (int32_t s : candidates) stamp[s] = round;
       std::sort(candidates.begin(), candidates.end(),
                 [&](int32_t a, int32_t b) { return block[a] < block[b]; });
-      std::vector<Split> splits;
+      moved.clear();
+      group_end.clear();
+      split_block.clear();
+      split_first.clear();
       for (size_t i = 0; i < candidates.size();) {
         int32_t b = block[candidates[i]];
         size_t j = i;
         while (j < candidates.size() && block[candidates[j]] == b) ++j;
-        // Group this block's candidates by signature (computed with start-of-round blocks).
-        std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> group_of;
-        std::vector<std::vector<int32_t>> groups;
+        int32_t m = static_cast<int32_t>(j - i);
+        // Signatures computed with start-of-round blocks.
+        sig.clear();
+        sig_off.assign(1, 0);
+        sig_hash.clear();
         for (size_t k = i; k < j; ++k) {
-          Signature(dfa.states[candidates[k]], block, &sig);
-          auto it = group_of.emplace(sig, static_cast<int32_t>(groups.size())).first;
-          if (it->second == static_cast<int32_t>(groups.size())) groups.emplace_back();
-          groups[it->second].push_back(candidates[k]);
+          Signature(dfa, candidates[k], block, &sig);
+          sig_off.push_back(static_cast<int32_t>(sig.size()));
+          size_t h = 0;
+          for (int32_t q = sig_off[sig_off.size() - 2]; q < sig_off.back(); ++q) {
+            h = h * 1000003u ^ static_cast<size_t>(sig[q]) * 0x9E3779B97F4A7C15ull;
+          }
+          sig_hash.push_back(h);
         }
+        order.resize(m);
+        for (int32_t k = 0; k < m; ++k) order[k] = k;
+        std::sort(order.begin(), order.end(), [&](int32_t a, int32_t c) {
+          if (sig_hash[a] != sig_hash[c]) return sig_hash[a] < sig_hash[c];
+          return std::lexicographical_compare(sig.begin() + sig_off[a], sig.begin() + sig_off[a + 1],
+                                              sig.begin() + sig_off[c],
+                                              sig.begin() + sig_off[c + 1]);
+        });
+        group_start.clear();
+        for (int32_t k = 0; k < m; ++k) {
+          if (k == 0 || !sig_equal(order[k - 1], order[k])) group_start.push_back(k);
+        }
+        int32_t num_groups = static_cast<int32_t>(group_start.size());
+        group_start.push_back(m);
         int32_t stay = -1;
-        if (static_cast<int32_t>(j - i) < end[b] - start[b]) {
+        if (m < end[b] - start[b]) {
+          // The block's other states share one signature: the group equal to it stays.
           for (int32_t p = start[b]; p < end[b]; ++p) {
-            if (stamp[elems[p]] != round) {
-              Signature(dfa.states[elems[p]], block, &sig);
-              auto it = group_of.find(sig);
-              stay = it == group_of.end() ? -2 : it->second;
-              break;
+            if (stamp[elems[p]] == round) continue;
+            int32_t probe = static_cast<int32_t>(sig_off.size()) - 1;
+            Signature(dfa, elems[p], block, &sig);
+            sig_off.push_back(static_cast<int32_t>(sig.size()));
+            for (int32_t g = 0; g < num_groups; ++g) {
+              if (sig_equal(order[group_start[g]], probe)) {
+                stay = g;
+                break;
+              }
             }
+            break;
           }
         } else {
           stay = 0;
-          for (size_t g = 1; g < groups.size(); ++g) {
-            if (groups[g].size() > groups[stay].size()) stay = static_cast<int32_t>(g);
+          for (int32_t g = 1; g < num_groups; ++g) {
+            if (group_start[g + 1] - group_start[g] > group_start[stay + 1] - group_start[stay]) {
+              stay = g;
+            }
           }
         }
-        Split split{b, {}, {}};
-        for (size_t g = 0; g < groups.size(); ++g) {
-          if (static_cast<int32_t>(g) == stay) continue;
-          split.moved.insert(split.moved.end(), groups[g].begin(), groups[g].end());
-          split.group_end.push_back(static_cast<int32_t>(split.moved.size()));
+        for (int32_t g = 0; g < num_groups; ++g) {
+          if (g == stay) continue;
+          if (split_block.empty() || split_block.back() != b) {
+            split_block.push_back(b);
+            split_first.push_back(static_cast<int32_t>(group_end.size()));
+          }
+          for (int32_t k = group_start[g]; k < group_start[g + 1]; ++k) {
+            moved.push_back(candidates[i + order[k]]);
+          }
+          group_end.push_back(static_cast<int32_t>(moved.size()));
         }
-        if (!split.moved.empty()) splits.push_back(std::move(split));
         i = j;
       }
+      split_first.push_back(static_cast<int32_t>(group_end.size()));
       candidates.clear();
       ++round;
-      for (const Split& split : splits) {
-        size_t g0 = 0;
-        for (int32_t g_end : split.group_end) {
+      for (size_t sp = 0; sp + 1 < split_first.size(); ++sp) {
+        int32_t b = split_block[sp];
+        for (int32_t g = split_first[sp]; g < split_first[sp + 1]; ++g) {
+          int32_t g0 = g == 0 ? 0 : group_end[g - 1];
           int32_t nb = static_cast<int32_t>(start.size());
-          start.push_back(end[split.block] - (g_end - static_cast<int32_t>(g0)));
-          end.push_back(end[split.block]);
-          for (size_t k = g0; k < static_cast<size_t>(g_end); ++k) move_out(split.moved[k], nb);
-          for (size_t k = g0; k < static_cast<size_t>(g_end); ++k) {
-            for (int32_t p : preds[split.moved[k]]) {
+          start.push_back(end[b] - (group_end[g] - g0));
+          end.push_back(end[b]);
+          for (int32_t k = g0; k < group_end[g]; ++k) move_out(moved[k], nb);
+          for (int32_t k = g0; k < group_end[g]; ++k) {
+            for (int32_t q = pred_off[moved[k]]; q < pred_off[moved[k] + 1]; ++q) {
+              int32_t p = preds[q];
               if (stamp[p] != round) {
                 stamp[p] = round;
                 candidates.push_back(p);
               }
             }
           }
-          g0 = g_end;
         }
       }
     }
     size_t num_blocks = start.size();
-    // Renumber so the start state's block is 0, in order of first appearance.
-    std::vector<int32_t> order(num_blocks, -1);
-    std::vector<int32_t> rep(num_blocks, -1);
-    int32_t next_id = 0;
-    for (size_t s = 0; s < n; ++s) {
-      if (order[block[s]] < 0) {
-        order[block[s]] = next_id++;
-        rep[order[block[s]]] = static_cast<int32_t>(s);
+    // Renumber by first appearance, so the start state's block is 0.
+    std::vector<int32_t> id(num_blocks, -1);
+    std::vector<int32_t> rep;
+    rep.reserve(num_blocks);
+    for (int32_t s = 0; s < n; ++s) {
+      if (id[block[s]] < 0) {
+        id[block[s]] = static_cast<int32_t>(rep.size());
+        rep.push_back(s);
       }
     }
     Dfa out;
-    out.states.resize(num_blocks);
-    for (size_t b = 0; b < num_blocks; ++b) {
-      Dfa::State st = dfa.states[rep[b]];
-      std::vector<ByteEdge> merged;
-      for (ByteEdge e : st.bytes) {
-        e.to = order[block[e.to]];
-        if (!merged.empty() && merged.back().to == e.to && merged.back().hi + 1 == e.lo) {
-          merged.back().hi = e.hi;
+    for (int32_t r : rep) {
+      out.final.push_back(dfa.final[r]);
+      size_t first = out.bytes.size();
+      for (const ByteEdge* e = dfa.BytesBegin(r); e != dfa.BytesEnd(r); ++e) {
+        int32_t to = id[block[e->to]];
+        if (out.bytes.size() > first && out.bytes.back().to == to && out.bytes.back().hi + 1 == e->lo) {
+          out.bytes.back().hi = e->hi;
         } else {
-          merged.push_back(e);
+          out.bytes.push_back({e->lo, e->hi, to});
         }
       }
-      st.bytes = std::move(merged);
-      for (SymEdge& e : st.syms) e.to = order[block[e.to]];
-      out.states[b] = std::move(st);
+      for (const SymEdge* e = dfa.SymsBegin(r); e != dfa.SymsEnd(r); ++e) {
+        out.syms.push_back({e->sym, id[block[e->to]]});
+      }
+      out.EndState();
     }
     return out;
   }
@@ -575,7 +662,7 @@ class AutomatonBuilder {
     for (size_t r = 0; r < dfas.size(); ++r) {
       a.rule_start_.push_back(static_cast<int32_t>(total));
       a.rule_names_.push_back(jobs_[r].name);
-      total += static_cast<int64_t>(dfas[r].states.size());
+      total += dfas[r].NumStates();
       if (total > kMaxStates) {
         throw LimitError("grammar needs more than " + std::to_string(kMaxStates) +
                          " automaton states");
@@ -596,9 +683,7 @@ class AutomatonBuilder {
     std::vector<bool> cut(257, false);
     cut[0] = cut[256] = true;
     for (const Dfa& d : dfas) {
-      for (const Dfa::State& st : d.states) {
-        for (const ByteEdge& e : st.bytes) cut[e.lo] = cut[e.hi + 1] = true;
-      }
+      for (const ByteEdge& e : d.bytes) cut[e.lo] = cut[e.hi + 1] = true;
     }
     std::array<int32_t, 256> interval{};
     int32_t num_intervals = 0;
@@ -610,21 +695,21 @@ class AutomatonBuilder {
     std::vector<int32_t> table(static_cast<size_t>(n) * num_intervals, -1);
     for (size_t r = 0; r < dfas.size(); ++r) {
       int32_t base = a.rule_start_[r];
-      for (size_t i = 0; i < dfas[r].states.size(); ++i) {
-        const Dfa::State& st = dfas[r].states[i];
-        int32_t s = base + static_cast<int32_t>(i);
+      const Dfa& d = dfas[r];
+      for (int32_t i = 0; i < d.NumStates(); ++i) {
+        int32_t s = base + i;
         a.state_rule_[s] = static_cast<int32_t>(r);
-        a.final_[s] = st.final;
-        a.has_bytes_[s] = !st.bytes.empty();
-        for (const ByteEdge& e : st.bytes) {
-          for (int b = e.lo; b <= e.hi; ++b) {
-            table[static_cast<size_t>(s) * num_intervals + interval[b]] = base + e.to;
+        a.final_[s] = d.final[i];
+        a.has_bytes_[s] = d.BytesBegin(i) != d.BytesEnd(i);
+        for (const ByteEdge* e = d.BytesBegin(i); e != d.BytesEnd(i); ++e) {
+          for (int b = e->lo; b <= e->hi; ++b) {
+            table[static_cast<size_t>(s) * num_intervals + interval[b]] = base + e->to;
             a.direct_bytes_[s].set(b);
           }
         }
-        for (const SymEdge& e : st.syms) {
-          const Symbol& sym = symbols_[e.sym];
-          a.calls_.push_back({sym.rule, base + e.to, sym.repeat});
+        for (const SymEdge* e = d.SymsBegin(i); e != d.SymsEnd(i); ++e) {
+          const Symbol& sym = symbols_[e->sym];
+          a.calls_.push_back({sym.rule, base + e->to, sym.repeat});
         }
         a.call_offsets_[s + 1] = static_cast<int32_t>(a.calls_.size());
       }
