@@ -418,8 +418,9 @@ class StatePrecheck {
 
 MaskCache::MaskCache(const Automaton& a, const TokenizerInfo& tok) : a_(&a), tok_(&tok) {
   int32_t n_words = (tok.VocabSize() + 31) / 32;
-  text_bits_.assign(n_words, 0);
-  for (int32_t id : tok.Trie().IdsAscending()) SetBit(text_bits_.data(), id);
+  // Copied from the vocabulary's bitset: setting 128k bits one by one cost 0.1 ms per compile.
+  text_bits_ = tok.Trie().IdBits();
+  text_bits_.resize(n_words, 0);
   int32_t n = a.NumStates();
   for (auto& slots : slots_) {
     slots.reset(new std::atomic<const StateMasks*>[n]);
