@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import warnings
 from typing import Any
+from urllib.parse import urljoin
 
 from formgate.json_schema.errors import LimitError, SchemaError
 from formgate.json_schema.shared import (
@@ -207,7 +208,12 @@ class SchemaLogic:
             if not isinstance(cur, dict):
                 raise SchemaError(f"a schema must be an object or a boolean at {ptr or '/'}", ptr)
             cur = self._check_keywords(cur, ptr)
-            rest = {k: v for k, v in cur.items() if k not in ("$ref", "allOf")}
+            # $id: the base URI is known here, and the merged schema is converted under ``base``
+            rest = {k: v for k, v in cur.items() if k not in ("$ref", "allOf", "$id")}
+            if b != base and _contains_ref(rest):
+                # merged, it is converted with the outer base URI
+                raise SchemaError(f"$ref inside another schema resource combined with other "
+                                  f"keywords at {ptr or '/'}", ptr, "$ref")
             # depth first, in document order (a stack: pushed in reverse): the schema's own
             # keywords, then its $ref target, then its allOf branches -- merged properties keep
             # that order, which is the output's property order
@@ -218,12 +224,14 @@ class SchemaLogic:
                     raise SchemaError(f"'allOf' must be a non-empty array at {ptr or '/'}", ptr,
                                       "allOf")
                 for i in range(len(branches) - 1, -1, -1):
-                    todo.append((branches[i], f"{ptr}/allOf/{i}", b, d + 1))
+                    br = branches[i]
+                    sid = br.get("$id") if isinstance(br, dict) else None
+                    # a branch's own $id sets the base its $ref is resolved against
+                    bb = urljoin(b, sid) if isinstance(sid, str) and not sid.startswith("#") \
+                        else b
+                    todo.append((br, f"{ptr}/allOf/{i}", bb, d + 1))
             if "$ref" in cur:
                 tgt, tptr, tbase = self._resolve(cur["$ref"], b, ptr)
-                if tbase != b and _contains_ref(tgt):
-                    raise SchemaError(f"$ref {cur['$ref']!r} into another schema resource "
-                                      f"combined with other keywords at {ptr or '/'}", ptr, "$ref")
                 todo.append((tgt, tptr, tbase, d + 1))
         merged: Any = True
         for p in parts:
