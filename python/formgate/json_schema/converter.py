@@ -1,13 +1,22 @@
-r"""JSON Schema (draft 2020-12, draft-7 compatible) -> formgate EBNF.
+r"""JSON Schema (draft 2020-12; drafts 3 to 2019-09 by their ``$schema``) -> formgate EBNF.
 
-The promise: every string the grammar accepts is JSON that ``jsonschema`` (with
-``format_checker=FormatChecker()``) validates against the schema. Keywords that cannot be
+The promise: every string the grammar accepts is JSON that ``jsonschema``'s validator for the
+draft the schema declares (``validator_for(schema)``, with ``format_checker=FormatChecker()``)
+validates against the schema. Keywords that cannot be
 translated exactly raise :class:`SchemaError` naming the keyword and its JSON pointer;
 ``lenient=True`` turns that into a warning and ignores the keyword (then the promise is off for
 that keyword).
 
 Policies (all conservative: they shrink the set of accepted spellings, never widen it):
 
+* Drafts. The root ``$schema`` picks the draft (absent or unknown: 2020-12); an older draft is
+  first rewritten into 2020-12 with the same meaning (``drafts.py``): before 2019-09 the
+  siblings of ``$ref`` are ignored, keywords a draft does not have (``if`` before 7, ``const``/
+  ``contains``/``propertyNames`` before 6...) are ignored, draft-3/4 boolean
+  ``exclusiveMinimum``/``exclusiveMaximum`` make ``minimum``/``maximum`` strict and ``1.0`` is
+  not an integer there. A boolean exclusive bound under draft 6 or later (or with no
+  ``$schema``) raises SchemaError: ``jsonschema`` compares with it as the number 1 or 0. A
+  document whose sub-schemas name other drafts gets the newest draft's keywords (stricter).
 * Whitespace. ``any_whitespace=True`` allows a run of at most ``max_whitespace`` (default 64)
   characters of ``[ \t\n\r]`` wherever JSON allows whitespace *inside* the value (never before or
   after the root value). 64 covers ``json.dumps(indent=2)`` output nested 30 deep and
@@ -52,6 +61,7 @@ from formgate.json_schema import regex as rx
 from formgate.json_schema import strings as strs
 from formgate.json_schema.automaton import Dfa
 from formgate.json_schema.containers import ContainerRules
+from formgate.json_schema.drafts import LATEST, declared_drafts, to_2020, validator_class
 from formgate.json_schema.errors import LimitError, RegexError, SchemaError
 from formgate.json_schema.logic import SchemaLogic
 from formgate.json_schema.shared import (
@@ -62,6 +72,7 @@ from formgate.json_schema.shared import (
     NUMBER_KW,
     STRING_KW,
     TYPES,
+    _allof,
     _canon,
     _encode_class,
     _esc_ptr,
@@ -72,6 +83,7 @@ from formgate.json_schema.shared import (
 __all__ = ["Converter", "json_schema_to_ebnf", "DEFAULT_MAX_WHITESPACE"]
 
 DEFAULT_MAX_WHITESPACE = 64
+_MISSING = object()
 
 class Converter(SchemaLogic, ContainerRules):
     """One conversion. Use :func:`json_schema_to_ebnf` unless you need the pieces.
@@ -97,7 +109,11 @@ class Converter(SchemaLogic, ContainerRules):
         max_ebnf_bytes: int = 8_000_000,
         max_work: int = 500_000,
     ):
-        self.root = _load_schema(schema)
+        root = _load_schema(schema)
+        # the drafts its $schema keywords name (drafts.py): read with the newest one's keywords
+        self.drafts = declared_drafts(root)
+        # keys the draft rewrite dropped, by id() of their object: still targets for $ref
+        self.root, self._hidden = to_2020(root, self.drafts)
         self.any_whitespace = any_whitespace
         self.strict = strict
         self.lenient = lenient
@@ -287,13 +303,9 @@ class Converter(SchemaLogic, ContainerRules):
         else:
             target = doc_ptr + unquote(frag)
         node: Any = self.root
-        for tok in [t for t in target.split("/")[1:]]:
-            tok = tok.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and tok in node:
-                node = node[tok]
-            elif isinstance(node, list) and tok.isdigit() and int(tok) < len(node):
-                node = node[int(tok)]
-            else:
+        for tok in target.split("/")[1:]:
+            node = self._step(node, tok.replace("~1", "/").replace("~0", "~"))
+            if node is _MISSING:
                 raise SchemaError(f"$ref {ref!r} does not resolve at {pointer or '/'}", pointer,
                                   "$ref")
         # the base URI in force at the target: the nearest enclosing $id
@@ -304,12 +316,23 @@ class Converter(SchemaLogic, ContainerRules):
         base = self.root_base or "https://formgate.invalid/root.json"
         node: Any = self.root
         for tok in target.split("/")[1:]:
-            tok = tok.replace("~1", "/").replace("~0", "~")
-            node = node[tok] if isinstance(node, dict) else node[int(tok)]
+            node = self._step(node, tok.replace("~1", "/").replace("~0", "~"))
             if isinstance(node, dict) and isinstance(node.get("$id"), str) and \
                     not node["$id"].startswith("#"):
                 base = urljoin(base, node["$id"])
         return base
+
+    def _step(self, node: Any, tok: str) -> Any:
+        """``node``'s member ``tok`` (a JSON pointer step) or ``_MISSING``. Pointers are written
+        against the schema as given: a key the draft rewrite dropped is looked up first."""
+        if isinstance(node, dict):
+            hidden = self._hidden.get(id(node))
+            if hidden is not None and tok in hidden:
+                return hidden[tok]
+            return node.get(tok, _MISSING)
+        if isinstance(node, list) and tok.isdigit() and int(tok) < len(node):
+            return node[int(tok)]
+        return _MISSING
 
     def _ref_rule(self, ref: str, base: str, pointer: str, depth: int) -> Optional[str]:
         target_schema, target, tbase = self._resolve(ref, base, pointer)
@@ -361,6 +384,10 @@ class Converter(SchemaLogic, ContainerRules):
             up = s.pop("unevaluatedProperties")
             if "additionalProperties" not in s:
                 s["additionalProperties"] = up
+            elif 2019 in self.drafts and isinstance(s["additionalProperties"], dict):
+                # jsonschema's 2019-09 validator does not count the keys an additionalProperties
+                # schema evaluates as evaluated: they must pass unevaluatedProperties too
+                s["additionalProperties"] = _allof(s["additionalProperties"], up)
         if "unevaluatedItems" in s and not any(
                 k in s for k in APPLICATORS + ("if", "contains", "$dynamicRef")) \
                 and not isinstance(s.get("items"), list):
@@ -468,8 +495,10 @@ class Converter(SchemaLogic, ContainerRules):
             import jsonschema
             from jsonschema.validators import validator_for
 
-            cls = validator_for(self.root if isinstance(self.root, dict) else {},
-                                default=jsonschema.Draft202012Validator)
+            # an older draft was rewritten into 2020-12 (array items and dependencies kept)
+            cls = validator_class() if min(self.drafts) < LATEST else validator_for(
+                self.root if isinstance(self.root, dict) else {},
+                default=jsonschema.Draft202012Validator)
             self._validator = cls(self.root, format_checker=jsonschema.FormatChecker())
         return self._validator
 
@@ -533,11 +562,15 @@ class Converter(SchemaLogic, ContainerRules):
             return f'"["{w}' + f" {self.item_sep} ".join(self._literal(x) for x in v) + f'{w}"]"'
         if isinstance(v, bool) or v is None:
             return rx.ebnf_literal(json.dumps(v))
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            raise SchemaError(f"non-finite number {v!r} in enum/const")
+        if min(self.drafts) <= 4 and (isinstance(v, int) or (isinstance(v, float)
+                                                             and v.is_integer())):
+            # 1.0 is not an integer before draft 6, 1 is wherever 1.0 is valid
+            return f'"{int(v)}"'
         if isinstance(v, int):
             return f'("{v}" | "{v}.0")' if abs(v) < 2 ** 53 else f'"{v}"'
         if isinstance(v, float):
-            if math.isnan(v) or math.isinf(v):
-                raise SchemaError(f"non-finite number {v!r} in enum/const")
             r = json.dumps(v)
             if v.is_integer() and abs(v) < 2 ** 53:
                 return f'("{int(v)}" | "{r}")' if str(int(v)) != r else f'"{r}"'
@@ -645,17 +678,18 @@ class Converter(SchemaLogic, ContainerRules):
             if v is None or k == "multipleOf":
                 continue
             if isinstance(v, bool) and k.startswith("exclusive"):
-                continue  # draft-4 style flags are read with minimum/maximum below
+                # a draft-3/4 flag; from draft 6 on, jsonschema compares with it as 1 or 0
+                raise SchemaError(f"'{k}' must be a number at {pointer or '/'} (a boolean "
+                                  f"'{k}' is draft-04 syntax: declare \"$schema\": "
+                                  f"\"http://json-schema.org/draft-04/schema#\")", pointer, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise SchemaError(f"'{k}' must be a number at {pointer or '/'}", pointer, k)
         for k, upper in (("minimum", False), ("exclusiveMinimum", False), ("maximum", True),
                          ("exclusiveMaximum", True)):
             v = s.get(k)
-            if v is None or isinstance(v, bool):
+            if v is None:
                 continue
-            excl = k.startswith("exclusive") or s.get(
-                "exclusiveMaximum" if upper else "exclusiveMinimum") is True
-            d, strict = num.to_decimal_bound(v, excl, upper)
+            d, strict = num.to_decimal_bound(v, k.startswith("exclusive"), upper)
             if upper:
                 if hi is None or d < hi or (d == hi and strict):
                     hi, his = d, strict
