@@ -770,6 +770,8 @@ class AutomatonBuilder {
         }
       }
     }
+    a->first_ = first;
+    a->nullable_ = nullable;
     a->follow_.assign(a->NumRules(), ByteSet());
     for (bool changed = true; changed;) {
       changed = false;
@@ -801,7 +803,7 @@ Automaton Automaton::Build(const Grammar& g) { return AutomatonBuilder(g).Build(
 size_t Automaton::MemoryBytes() const {
   return next_.size() * sizeof(int32_t) + calls_.size() * sizeof(CallEdge) +
          state_rule_.size() * (sizeof(int32_t) * 2 + 2 + sizeof(ByteSet)) +
-         follow_.size() * sizeof(ByteSet);
+         follow_.size() * sizeof(ByteSet) + first_.size() * (sizeof(ByteSet) + 1);
 }
 
 std::string Automaton::Describe() const {

@@ -72,6 +72,10 @@ class Automaton {
   // rule with remaining bytes whose next byte is outside this set is rejected without looking
   // at the stack ("context expansion" by one byte).
   const ByteSet& Follow(int32_t rule) const { return follow_[rule]; }
+  // Bytes `s` can consume next, through calls too (the first byte of anything from `s` in its
+  // rule), and whether `s` can reach its rule's end consuming nothing.
+  const ByteSet& First(int32_t s) const { return first_[s]; }
+  bool Nullable(int32_t s) const { return nullable_[s]; }
   // Bytes `s` can consume next, directly (no calls): the set of b with Next(s, b) >= 0.
   const ByteSet& DirectBytes(int32_t s) const { return direct_bytes_[s]; }
   int32_t Root() const { return 0; }
@@ -95,6 +99,8 @@ class Automaton {
   std::vector<int32_t> next_;
   std::vector<ByteSet> follow_;
   std::vector<ByteSet> direct_bytes_;
+  std::vector<ByteSet> first_;
+  std::vector<uint8_t> nullable_;
 
   friend class AutomatonBuilder;
 };

@@ -1,5 +1,7 @@
 #include "mask_cache.h"
 
+#include <array>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -32,13 +34,21 @@ enum TokenClass : uint8_t { kRejected = 0, kAccepted = 1, kUncertain = 2 };
 // body above the very same frame, so from a final body state the body's first bytes follow.
 // With a real counter the budget matters, so walks of real stacks use plain closures only.
 struct LoopClosures {
+  using Counted = MaskCache::Counted;
   static constexpr int32_t kMaxMembers = 8;  // survival bits are one byte per trie node
   struct Member {
     int32_t table = -1;  // index into tables, or -1
     int32_t index = 0;   // the state's bit in that table
+    // Repetition closures whose table counts iterations exactly, or -1 (see CountedStart).
+    int32_t counted = -1;
   };
   std::vector<Member> plain, repeat;  // by state
   std::vector<std::shared_ptr<const TokenTrie::Survival>> tables;
+  std::vector<std::vector<int8_t>> nexts;  // by table: the closure DFA (see Table)
+  // By counted closure: per member, the bytes that continue the body outside the closure
+  // (members are capped), and the bytes that start an iteration.
+  std::vector<std::array<ByteSet, kMaxMembers>> outside;
+  std::vector<ByteSet> starts;
 
   LoopClosures(const Automaton& a, const TokenTrie& trie) : a_(a), slot_(a.NumStates(), -1) {
     plain.resize(a.NumStates());
@@ -49,13 +59,31 @@ struct LoopClosures {
     std::map<std::vector<int8_t>, int32_t> table_of;
     auto add = [&](const std::vector<int32_t>& members, int32_t restart, std::vector<Member>* out) {
       std::vector<int8_t> next = Table(members, restart);
+      int32_t counted = -1;
+      if (restart >= 0 && ExactCount(members)) {
+        counted = static_cast<int32_t>(starts.size());
+        std::array<ByteSet, kMaxMembers> out_bytes{};
+        for (size_t q = 0; q < members.size(); ++q) {
+          for (int b = 0; b < 256; ++b) {
+            int32_t t = NextResolved(members[q], a.ByteClass(static_cast<uint8_t>(b)));
+            out_bytes[q][b] = t >= 0 && next[q * 256 + b] < 0;
+          }
+        }
+        ByteSet start = out_bytes[0];
+        for (int b = 0; b < 256; ++b) start[b] = start[b] || next[b] >= 0;
+        outside.push_back(out_bytes);
+        starts.push_back(start);
+      }
       auto it = table_of.find(next);
       if (it == table_of.end()) {
-        it = table_of.emplace(std::move(next), static_cast<int32_t>(tables.size())).first;
+        it = table_of.emplace(next, static_cast<int32_t>(tables.size())).first;
         tables.push_back(trie.SurvivalTable(it->first));
+        nexts.push_back(std::move(next));
       }
       for (size_t q = 0; q < members.size(); ++q) {
-        if ((*out)[members[q]].table < 0) (*out)[members[q]] = {it->second, static_cast<int32_t>(q)};
+        if ((*out)[members[q]].table < 0) {
+          (*out)[members[q]] = {it->second, static_cast<int32_t>(q), counted};
+        }
       }
     };
     // Heads first, so that a head is always bit 0 of its own closure.
@@ -93,6 +121,29 @@ struct LoopClosures {
     // No marked transition: the closure's paths never complete an iteration.
     if (t.steps.empty()) return true;
     return t.steps[static_cast<size_t>(node) * t.states + r.index] <= left;
+  }
+
+  // Whether a token's fate under the real counter of `top` is decided by the iterations it
+  // completes along the closure DFA: the body is prefix-free (an iteration ends exactly where
+  // the closure enters a final state without bytes or calls, so the bytes fix the iterations)
+  // and nothing that may follow the repetition starts like an iteration (so no path leaves early
+  // and reads the rest outside: a JSON string's closing quote). Then a token the counter-free
+  // precheck accepts is valid exactly when its iterations before it ends or leaves fit.
+  bool CountedStart(const Automaton& a, const StackArena& arena, int32_t top,
+                    Counted* out) const {
+    const StackNode& n = arena[top];
+    const Member& r = repeat[n.state];
+    if (n.parent < 0 || r.table < 0 || r.counted < 0) return false;
+    const StackNode& f = arena[n.parent];
+    if (f.repeat < 0 || f.repeat != a.RuleRepeat(a.StateRule(n.state)) || f.counter < 0) {
+      return false;
+    }
+    ByteSet after = a.First(f.state);
+    if (a.Nullable(f.state)) after |= a.Follow(a.StateRule(f.state));
+    if ((after & starts[r.counted]).any()) return false;
+    *out = {nexts[r.table].data(), tables[r.table].get(), outside[r.counted].data(), r.index,
+            a.Repeat(f.repeat).max - 1 - f.counter};
+    return true;
   }
 
  private:
@@ -171,6 +222,23 @@ struct LoopClosures {
     }
     for (int32_t t : members) slot_[t] = -1;
     return members;
+  }
+
+  // Whether a repetition closure's marked transitions count iterations exactly: no member is
+  // final or calls a rule, and every final state a byte reaches has no bytes or calls of its
+  // own (the body is prefix-free, so the bytes fix where iterations end). Bytes that continue
+  // the body outside the closure (members are capped) are recorded apart, as undecided.
+  bool ExactCount(const std::vector<int32_t>& members) const {
+    for (int32_t m : members) {
+      if (a_.IsFinal(m) || a_.CallsBegin(m) != a_.CallsEnd(m)) return false;
+      for (int32_t c = 0; c < a_.NumByteClasses(); ++c) {
+        int32_t t = NextResolved(m, c);
+        if (t >= 0 && a_.IsFinal(t) && (a_.HasBytes(t) || a_.CallsBegin(t) != a_.CallsEnd(t))) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   // The closure as a DFA over member indices. With `restart` >= 0 (a repetition body), a final
@@ -518,6 +586,15 @@ bool MaskCache::SubtreeSurvives(const StackArena& arena, int32_t top, int32_t no
     loops = &LoopsLocked();
   }
   return loops->Survives(*a_, arena, top, node, tok_->Trie().MaxDepth());
+}
+
+bool MaskCache::CountedStart(const StackArena& arena, int32_t top, Counted* out) const {
+  const LoopClosures* loops = loops_ready_.load(std::memory_order_acquire);
+  if (!loops) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loops = &LoopsLocked();
+  }
+  return loops->CountedStart(*a_, arena, top, out);
 }
 
 void MaskCache::Precompute() const {

@@ -26,6 +26,7 @@
 #include "stack_arena.h"
 #include "formgate/tokenizer_info.h"
 #include "token_set.h"
+#include "token_trie.h"
 
 namespace formgate {
 
@@ -88,6 +89,16 @@ class MaskCache {
   // Whether the stack `top` of `arena` survives every token of trie node `node`'s subtree
   // because its top state stays inside a loop closure (a string body, say) for all of them.
   bool SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const;
+  // A repetition's closure DFA positioned at `top` with the iterations its counter has left,
+  // for deciding tokens by counting iterations (see LoopClosures::CountedStart).
+  struct Counted {
+    const int8_t* next;  // next[q * 256 + b]: state, 8 + state when an iteration completes, -1
+    const TokenTrie::Survival* table;
+    const ByteSet* outside;  // outside[q]: bytes the closure cannot follow though the body can
+    int32_t q;
+    int32_t left;  // iterations that may complete and still start another
+  };
+  bool CountedStart(const StackArena& arena, int32_t top, Counted* out) const;
 
   const std::vector<uint32_t>& TextTokenBits() const { return text_bits_; }
   size_t MemoryBytes() const;

@@ -45,6 +45,8 @@ class MatcherState {
         runner(a, &arena) {
     levels.resize(tok->Trie().MaxDepth() + 2);
     marks.resize(levels.size());
+    counted_q.resize(levels.size());
+    counted_k.resize(levels.size());
     Reset();
   }
 
@@ -60,7 +62,9 @@ class MatcherState {
         terminated(o.terminated),
         history(o.history),
         levels(o.levels.size()),
-        marks(o.marks.size()) {}
+        marks(o.marks.size()),
+        counted_q(o.counted_q.size()),
+        counted_k(o.counted_k.size()) {}
 
   void Reset() {
     ++epoch;
@@ -117,17 +121,31 @@ class MatcherState {
       return;
     }
     std::fill(words, words + n_words, 0u);
-    // One entry per distinct (state, precheck mode, remaining budget) among the tops.
-    std::vector<std::tuple<int32_t, PrecheckMode, int32_t>> uses;
-    for (int32_t top : cur.tops) uses.push_back(Classify(top));
+    // One entry per distinct (state, precheck mode, remaining budget) among the tops, with a
+    // top whose counter can be checked by counting iterations (CountedStart), or -1.
+    std::vector<std::tuple<int32_t, PrecheckMode, int32_t, int32_t>> uses;
+    for (int32_t top : cur.tops) {
+      auto [state, mode, remaining] = Classify(top);
+      MaskCache::Counted unused;
+      bool counted = mode == kSaturated && masks->CountedStart(arena, top, &unused);
+      uses.push_back({state, mode, remaining, counted ? top : -1});
+    }
     std::sort(uses.begin(), uses.end());
-    uses.erase(std::unique(uses.begin(), uses.end()), uses.end());
+    uses.erase(std::unique(uses.begin(), uses.end(),
+                           [](const auto& x, const auto& y) {
+                             return std::get<0>(x) == std::get<0>(y) &&
+                                    std::get<1>(x) == std::get<1>(y) &&
+                                    std::get<2>(x) == std::get<2>(y) &&
+                                    (std::get<3>(x) < 0) == (std::get<3>(y) < 0);
+                           }),
+               uses.end());
     // A frontier of many states never seen before (after a value in an object with a long
     // list of optional properties, say) would pay one precheck walk per state; one walk of the
     // trie with the real stacks is exact and costs about as much as a single precheck.
     int32_t missing = 0;
-    for (const auto& [state, mode, remaining] : uses) {
+    for (const auto& [state, mode, remaining, counted] : uses) {
       (void)remaining;
+      (void)counted;
       missing += !masks->IsComputed(state, mode);
     }
     if (missing > kMaxPrechecksPerMask) {
@@ -139,7 +157,7 @@ class MatcherState {
     std::vector<int32_t> long_tokens;  // accepted by a counter set but longer than the budget
     const TokenTrie& trie = tok->Trie();
     const auto& by_length = trie.ByLength();
-    for (const auto& [state, mode, remaining] : uses) {
+    for (const auto& [state, mode, remaining, counted] : uses) {
       const StateMasks* m = masks->For(state, mode);
       if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
       if (mode == kPlain || by_length.empty() || by_length.front().first <= remaining) {
@@ -148,6 +166,12 @@ class MatcherState {
       }
       scratch.assign(n_words, 0u);
       m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
+      MaskCache::Counted c;
+      if (counted >= 0 && masks->CountedStart(arena, counted, &c)) {
+        DropOverBudget(c, scratch.data(), &long_tokens);
+        for (int32_t w = 0; w < n_words; ++w) words[w] |= scratch[w];
+        continue;
+      }
       // Longer tokens are decided against the real stack. A saturated set still covers what
       // it rejects (leaving is modelled), but a looping set rejects every token that needs to
       // leave the repetition, so all long tokens are re-checked then.
@@ -247,6 +271,60 @@ class MatcherState {
       throw;
     }
     arena.Truncate(base);
+  }
+
+  // Clears from `bits` (a saturated precheck's accepted set, exact but for the counter) every
+  // token that completes more iterations than the counter allows before it ends or leaves the
+  // repetition, following the closure DFA along the trie: no stack is stepped. Accepted tokens
+  // whose bytes go where the closure cannot follow are moved to `undecided` (trie positions)
+  // for the exact check.
+  void DropOverBudget(const MaskCache::Counted& c, uint32_t* bits,
+                      std::vector<int32_t>* undecided) const {
+    const TokenTrie& trie = tok->Trie();
+    const TokenTrie::Survival& t = *c.table;
+    auto drop = [&](int32_t begin, int32_t end, bool recheck) {
+      for (int32_t p = begin; p < end; ++p) {
+        int32_t id = trie.TokenAt(p);
+        if (recheck && GetBit(bits, id)) undecided->push_back(p);
+        bits[id >> 5] &= ~(1u << (id & 31));
+      }
+    };
+    counted_q[0] = c.q;
+    counted_k[0] = 0;
+    const int32_t end = trie.NumNodes();
+    for (int32_t i = 1; i < end;) {
+      const TrieNode& node = trie.Node(i);
+      const int32_t d = node.depth;
+      const int32_t q = counted_q[d - 1];
+      int32_t k = counted_k[d - 1];
+      const int32_t subtree_stop = trie.Node(node.subtree_end).tok_begin;
+      if (((t.bits[i] >> q) & 1) &&
+          (t.steps.empty() || k + t.steps[static_cast<size_t>(i) * t.states + q] <= c.left)) {
+        i = node.subtree_end;  // every token below stays inside and fits
+        continue;
+      }
+      const int32_t to = c.next[q * 256 + node.byte];
+      if (to < 0) {
+        if (c.outside[q][node.byte]) {
+          drop(node.tok_begin, subtree_stop, true);
+        } else if (k > c.left + 1) {  // they leave the repetition here (or are rejected anyway)
+          drop(node.tok_begin, subtree_stop, false);
+        }
+        i = node.subtree_end;
+        continue;
+      }
+      const bool completes = to >= 8;
+      k += completes;
+      if (k > c.left + 1) {
+        drop(node.tok_begin, subtree_stop, false);
+        i = node.subtree_end;
+        continue;
+      }
+      if (!completes && k > c.left) drop(node.tok_begin, node.tok_end, false);
+      counted_q[d] = completes ? to - 8 : to;
+      counted_k[d] = k;
+      ++i;
+    }
   }
 
   // A top right above its repetition's counter frame may use a counter precheck: saturated
@@ -361,6 +439,7 @@ class MatcherState {
   std::vector<Saved> history;  // the state before each step
   mutable std::vector<Frontier> levels;
   mutable std::vector<size_t> marks;
+  mutable std::vector<int32_t> counted_q, counted_k;  // DropOverBudget's state per trie depth
   mutable std::vector<uint32_t> scratch;
   uint64_t epoch = 0;  // bumped whenever node ids may be reused (rollback, reset)
   mutable uint64_t cached_epoch = ~0ull;
