@@ -147,3 +147,25 @@ def test_large_repetition_uses_counters() -> None:
     assert _accepts(compiled, "a" * 1000) and not _accepts(compiled, "a" * 999)
     with pytest.raises(formgate.LimitError):
         regex_to_ebnf("a{2000000}")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(atoms, _regexes(), atoms, st.integers(0, 3), st.integers(0, 3), st.integers(0, 2),
+       st.lists(st.text(alphabet="ab0-.", max_size=8), min_size=1, max_size=12))
+def test_search_with_counted_ends_agrees_with_re(head: str, mid: str, tail: str, m: int, k: int,
+                                                  p: int, samples: list[str]) -> None:
+    """Unanchored ends shrink a counted repetition there to its minimum (search_core); both
+    the EBNF translation and the automaton of patternProperties keys must keep re.search's
+    verdict."""
+    from formgate.json_schema.automaton import Dfa
+
+    pattern = f"(?:{head}){{{m},{m + k}}}(?:{mid})(?:{tail}){{{p},}}"
+    compiled = _matcher_for(regex_to_ebnf(pattern, mode="search"))
+    dfa = Dfa.from_pattern(pattern)
+    py = re.compile(pattern)
+    for s in samples:
+        if "\\w" in pattern:
+            continue
+        expected = bool(py.search(s))
+        assert _accepts(compiled, s) == expected, (pattern, s)
+        assert dfa.matches(s) == expected, (pattern, s)

@@ -140,6 +140,8 @@ class Dfa:
                 inner_b = nfa.state()
                 nfa.moves[inner_b].append((_ANY, inner_b))
                 nfa.eps[inner_b].append(b)
+            if search:
+                body = rx.search_core(body, not anchored_start, not anchored_end)
             nfa.build(body, inner_a, inner_b)
         return cls._determinize(nfa, start, end, max_states)
 

@@ -640,6 +640,30 @@ def split_anchors(node: Node, pattern: str = "") -> list[tuple[bool, Node, bool]
     return out
 
 
+def search_core(body: Node, open_start: bool, open_end: bool) -> Node:
+    """A body with the same search semantics and fewer states: next to an open end, a counted
+    repetition ``X{m,n}`` finds a match exactly when ``X{m}`` does (a longer run contains one),
+    and ``X{0,n}`` always does. ``[A-Za-z0-9]{1,255}`` unanchored is just "one of them".
+
+    Example:
+        >>> core = search_core(parse_regex("[a-z]{1,255}x"), True, True)
+        >>> [(i.kind, i.lo, i.hi) for i in core.items]
+        [('rep', 1, 1), ('set', 0, None)]
+    """
+    items = list(body.items) if body.kind == "seq" else [body]
+    if open_start:
+        while items and items[0].kind == "rep" and items[0].lo == 0:
+            items.pop(0)
+        if items and items[0].kind == "rep" and items[0].hi != items[0].lo:
+            items[0] = Node("rep", items[0].items, lo=items[0].lo, hi=items[0].lo)
+    if open_end:
+        while items and items[-1].kind == "rep" and items[-1].lo == 0:
+            items.pop()
+        if items and items[-1].kind == "rep" and items[-1].hi != items[-1].lo:
+            items[-1] = Node("rep", items[-1].items, lo=items[-1].lo, hi=items[-1].lo)
+    return Node("seq", tuple(items))
+
+
 def _first_anchor(n: Node) -> Optional[Node]:
     if n.kind in ("bol", "eol"):
         return n
@@ -937,6 +961,8 @@ def regex_to_ebnf(
         any_char = f"({JSON_CHAR})" if json_string else ranges_to_class(ANY)
     alts = []
     for start, body, end in split_anchors(node, pattern):
+        if mode == "search":
+            body = search_core(body, not start, not end)
         e = emit(body, enc)
         if e is None:
             continue
