@@ -206,15 +206,16 @@ def test_utf8_string_bodies_equal_brute_force(seed: int) -> None:
 # Counted string bodies near their bound, where tokens longer than the budget are decided by
 # counting iterations along the closure DFA (no stack stepping): a JSON-like body whose "\u"
 # escapes leave the 8-state closure, a counted body under its minimum, a body that is not
-# prefix-free ("ab" or "a" then "b"), and one whose continuation starts like an iteration
-# (the last two must not be decided by counting).
+# prefix-free ("ab" or "a" then "b"), one whose continuation starts like an iteration (these
+# two must not be decided by counting), and one that may not be left before 7 iterations.
 COUNTED_STRINGS = r'''
 root ::= "{" pair ("," pair)* "}"
-pair ::= "\"s\":" s5 | "\"t\":" t9 | "\"u\":" u3 | "\"w\":" w
+pair ::= "\"s\":" s5 | "\"t\":" t9 | "\"u\":" u3 | "\"w\":" w | "\"v\":" v7
 jchar ::= [ -!#-\[\]-\U0010FFFF] | "\\" ([\"\\/bfnrt] | "u" [0-9a-fA-F]{4})
 s5 ::= "\"" jchar{0,5} "\""
 t9 ::= "\"" jchar{2,9} "\""
 u3 ::= "\"" ([a-z] | "ab"){0,3} "\""
+v7 ::= "\"" jchar{7,8} "\""
 w ::= [a-z]{0,4} [a-z]* ";"
 '''
 
@@ -227,7 +228,8 @@ def test_counted_strings_near_bound_equal_brute_force(seed: int) -> None:
     walk_against_brute_force(formgate.GrammarMatcher(compiled), random.Random(seed), steps=60,
                              max_token_bytes=2)
     for prefix in ['{"s":"', '{"s":"a', '{"s":"aaa', '{"s":"aaaa', '{"s":"\\u00', '{"s":"é日',
-                   '{"t":"a', '{"t":"aaaaaaa', '{"u":"a', '{"u":"ab', '{"w":', '{"w":abc']:
+                   '{"t":"a', '{"t":"aaaaaaa', '{"u":"a', '{"u":"ab', '{"w":', '{"w":abc',
+                   '{"v":"', '{"v":"aa', '{"v":"aaaaa', '{"v":"aaaaaa', '{"v":"aaaaaaa']:
         m = formgate.GrammarMatcher(compiled)
         assert m.accept_string(prefix), prefix
         walk_against_brute_force(m, random.Random(seed), steps=4)

@@ -128,7 +128,8 @@ struct LoopClosures {
   // the closure enters a final state without bytes or calls, so the bytes fix the iterations)
   // and nothing that may follow the repetition starts like an iteration (so no path leaves early
   // and reads the rest outside: a JSON string's closing quote). Then a token the counter-free
-  // precheck accepts is valid exactly when its iterations before it ends or leaves fit.
+  // precheck accepts is valid exactly when its iterations before it ends or leaves fit between
+  // the bounds.
   bool CountedStart(const Automaton& a, const StackArena& arena, int32_t top,
                     Counted* out) const {
     const StackNode& n = arena[top];
@@ -141,8 +142,9 @@ struct LoopClosures {
     ByteSet after = a.First(f.state);
     if (a.Nullable(f.state)) after |= a.Follow(a.StateRule(f.state));
     if ((after & starts[r.counted]).any()) return false;
+    const RepeatInfo& rep = a.Repeat(f.repeat);
     *out = {nexts[r.table].data(), tables[r.table].get(), outside[r.counted].data(), r.index,
-            a.Repeat(f.repeat).max - 1 - f.counter};
+            rep.max - 1 - f.counter, rep.min - f.counter};
     return true;
   }
 

@@ -97,6 +97,7 @@ class MaskCache {
     const ByteSet* outside;  // outside[q]: bytes the closure cannot follow though the body can
     int32_t q;
     int32_t left;  // iterations that may complete and still start another
+    int32_t need;  // iterations to complete before the repetition may be left (may be <= 0)
   };
   bool CountedStart(const StackArena& arena, int32_t top, Counted* out) const;
 

@@ -126,9 +126,13 @@ class MatcherState {
     std::vector<std::tuple<int32_t, PrecheckMode, int32_t, int32_t>> uses;
     for (int32_t top : cur.tops) {
       auto [state, mode, remaining] = Classify(top);
-      MaskCache::Counted unused;
-      bool counted = mode == kSaturated && masks->CountedStart(arena, top, &unused);
-      uses.push_back({state, mode, remaining, counted ? top : -1});
+      MaskCache::Counted c;
+      if (masks->HasSaturated(state) && masks->CountedStart(arena, top, &c)) {
+        // The counter-free precheck, with the counter applied by DropOutOfBounds.
+        uses.push_back({state, kSaturated, c.left, top});
+      } else {
+        uses.push_back({state, mode, remaining, -1});
+      }
     }
     std::sort(uses.begin(), uses.end());
     uses.erase(std::unique(uses.begin(), uses.end(),
@@ -160,18 +164,21 @@ class MatcherState {
     for (const auto& [state, mode, remaining, counted] : uses) {
       const StateMasks* m = masks->For(state, mode);
       if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
+      MaskCache::Counted c;
+      if (counted >= 0 && masks->CountedStart(arena, counted, &c) &&
+          (c.need > 0 || (!by_length.empty() && by_length.front().first > c.left))) {
+        scratch.assign(n_words, 0u);
+        m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
+        DropOutOfBounds(c, scratch.data(), &long_tokens);
+        for (int32_t w = 0; w < n_words; ++w) words[w] |= scratch[w];
+        continue;
+      }
       if (mode == kPlain || by_length.empty() || by_length.front().first <= remaining) {
         m->accepted.OrInto(words, masks->TextTokenBits().data(), n_words);
         continue;
       }
       scratch.assign(n_words, 0u);
       m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
-      MaskCache::Counted c;
-      if (counted >= 0 && masks->CountedStart(arena, counted, &c)) {
-        DropOverBudget(c, scratch.data(), &long_tokens);
-        for (int32_t w = 0; w < n_words; ++w) words[w] |= scratch[w];
-        continue;
-      }
       // Longer tokens are decided against the real stack. A saturated set still covers what
       // it rejects (leaving is modelled), but a looping set rejects every token that needs to
       // leave the repetition, so all long tokens are re-checked then.
@@ -275,11 +282,11 @@ class MatcherState {
 
   // Clears from `bits` (a saturated precheck's accepted set, exact but for the counter) every
   // token that completes more iterations than the counter allows before it ends or leaves the
-  // repetition, following the closure DFA along the trie: no stack is stepped. Accepted tokens
-  // whose bytes go where the closure cannot follow are moved to `undecided` (trie positions)
-  // for the exact check.
-  void DropOverBudget(const MaskCache::Counted& c, uint32_t* bits,
-                      std::vector<int32_t>* undecided) const {
+  // repetition, or leaves it before the minimum, following the closure DFA along the trie: no
+  // stack is stepped. Accepted tokens whose bytes go where the closure cannot follow are moved
+  // to `undecided` (trie positions) for the exact check.
+  void DropOutOfBounds(const MaskCache::Counted& c, uint32_t* bits,
+                       std::vector<int32_t>* undecided) const {
     const TokenTrie& trie = tok->Trie();
     const TokenTrie::Survival& t = *c.table;
     auto drop = [&](int32_t begin, int32_t end, bool recheck) {
@@ -307,7 +314,8 @@ class MatcherState {
       if (to < 0) {
         if (c.outside[q][node.byte]) {
           drop(node.tok_begin, subtree_stop, true);
-        } else if (k > c.left + 1) {  // they leave the repetition here (or are rejected anyway)
+        } else if (k > c.left + 1 || k < c.need) {
+          // they leave the repetition here (or are rejected anyway)
           drop(node.tok_begin, subtree_stop, false);
         }
         i = node.subtree_end;
@@ -439,7 +447,7 @@ class MatcherState {
   std::vector<Saved> history;  // the state before each step
   mutable std::vector<Frontier> levels;
   mutable std::vector<size_t> marks;
-  mutable std::vector<int32_t> counted_q, counted_k;  // DropOverBudget's state per trie depth
+  mutable std::vector<int32_t> counted_q, counted_k;  // DropOutOfBounds' state per trie depth
   mutable std::vector<uint32_t> scratch;
   uint64_t epoch = 0;  // bumped whenever node ids may be reused (rollback, reset)
   mutable uint64_t cached_epoch = ~0ull;
