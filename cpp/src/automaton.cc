@@ -222,14 +222,24 @@ class AutomatonBuilder {
         return {in, cur};
       }
       case ExprKind::kCharClass: {
+        // Sequences that end alike share their tail states (all of [80-BF] -> out, say), as
+        // RE2 does: otherwise each multi-byte range has its own continuation states, which
+        // subset construction keeps apart and only minimisation merges again.
         int32_t in = nfa->New(), out = nfa->New();
+        std::map<std::vector<uint16_t>, int32_t> tails;
         for (const ByteRangeSeq& seq : Utf8Sequences(x.ranges)) {
-          int32_t cur = in;
-          for (size_t i = 0; i < seq.size(); ++i) {
-            int32_t t = i + 1 == seq.size() ? out : nfa->New();
-            nfa->bytes.Add(cur, {seq[i].lo, seq[i].hi, t});
-            cur = t;
+          int32_t next = out;
+          std::vector<uint16_t> suffix;
+          for (size_t i = seq.size(); i-- > 1;) {
+            suffix.push_back(static_cast<uint16_t>(seq[i].lo << 8 | seq[i].hi));
+            auto [it, fresh] = tails.emplace(suffix, -1);
+            if (fresh) {
+              it->second = nfa->New();
+              nfa->bytes.Add(it->second, {seq[i].lo, seq[i].hi, next});
+            }
+            next = it->second;
           }
+          nfa->bytes.Add(in, {seq[0].lo, seq[0].hi, next});
         }
         return {in, out};
       }
