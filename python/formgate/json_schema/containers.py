@@ -3,6 +3,7 @@ exclude declared names, pattern properties, prefix items and counted items."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Optional
 
@@ -25,6 +26,29 @@ from formgate.json_schema.shared import (
 # Key characters JSON writes raw (printable ASCII and DEL but quote and backslash), and the rest.
 _KEY_PLAIN = rx.intersect(rx.norm([(0x20, 0x7F)]), rx.complement(rx.chars('"\\')))
 _KEY_REST = rx.complement(_KEY_PLAIN)
+_PLAIN_CHARS = frozenset(chr(c) for lo, hi in _KEY_PLAIN for c in range(lo, hi + 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_except(kids: frozenset) -> Optional[str]:
+    """EBNF for one character of ``_KEY_PLAIN`` but ``kids`` (all in it), as ``json_encode_class``
+    would spell it (``/`` also as ``\\/``): the general range arithmetic was most of the
+    converter's time on schemas with many property names."""
+    ranges: list = []
+    for lo, hi in _KEY_PLAIN:
+        for c in range(lo, hi + 1):
+            if c in kids:
+                continue
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1] = (ranges[-1][0], c)
+            else:
+                ranges.append((c, c))
+    if not ranges:
+        return None
+    alts = [rx.ranges_to_class(tuple(ranges))]
+    if 0x2F not in kids:
+        alts.append(rx.ebnf_literal("\\/"))
+    return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
 
 
 class ContainerRules:
@@ -262,13 +286,13 @@ class ContainerRules:
             kids = [c for c in node if c]
             if kids:
                 nonlocal rest
-                others = rx.complement(rx.chars("".join(kids)))
-                if not rx.intersect(rx.chars("".join(kids)), _KEY_REST):
+                if all(c in _PLAIN_CHARS for c in kids):
                     if rest is None:
                         rest = self.rule("xkey_rest", f"{_encode_class(_KEY_REST)} {tail}")
                     alts.append(rest)
-                    others = rx.intersect(others, _KEY_PLAIN)
-                other = _encode_class(others)
+                    other = _plain_except(frozenset(ord(c) for c in kids))
+                else:
+                    other = _encode_class(rx.complement(rx.chars("".join(kids))))
                 if other:
                     alts.append(f"{other} {tail}")
                 for c in sorted(kids):

@@ -780,6 +780,9 @@ def _hexcase(h: str) -> str:
     return " ".join(out)
 
 
+_JSON_CLASS_CACHE: dict = {}
+
+
 def json_encode_class(rs: Ranges) -> Optional[str]:
     r"""EBNF for the JSON spellings (inside a string) of one character out of ``rs``: raw when
     JSON allows it raw, the mandatory escapes, and ``\\/`` for ``/``. None for the empty set.
@@ -790,6 +793,9 @@ def json_encode_class(rs: Ranges) -> Optional[str]:
     """
     if not rs:
         return None
+    cached = _JSON_CLASS_CACHE.get(rs) if isinstance(rs, tuple) else None
+    if cached is not None:
+        return cached
     alts = []
     raw = intersect(rs, complement(_MUST_ESCAPE))
     if raw:
@@ -812,7 +818,10 @@ def json_encode_class(rs: Ranges) -> Optional[str]:
         alts.append('"\\\\u005" [cC]')
     if any(lo <= 0x2F <= hi for lo, hi in rs):
         alts.append(ebnf_literal("\\/"))
-    return alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+    out = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
+    if isinstance(rs, tuple) and len(_JSON_CLASS_CACHE) < 65536:  # classes recur across schemas
+        _JSON_CLASS_CACHE[rs] = out
+    return out
 
 
 def _quant(lo: int, hi: Optional[int]) -> str:
