@@ -177,17 +177,9 @@ class AutomatonBuilder {
       int32_t last = BuildTail(nfa, x.children.back(), rule, end);
       in = last;
       if (x.children.size() > 1) {
-        int32_t cur = -1;
-        for (size_t i = 0; i + 1 < x.children.size(); ++i) {
-          auto [ci, co] = BuildExpr(nfa, x.children[i], rule);
-          if (cur < 0) {
-            in = ci;
-          } else {
-            nfa->eps.Add(cur, ci);
-          }
-          cur = co;
-        }
-        nfa->eps.Add(cur, last);
+        auto [ci, co] = BuildChain(nfa, x.children.data(), x.children.size() - 1, rule);
+        nfa->eps.Add(co, last);
+        in = ci;
       }
     } else if (x.kind == ExprKind::kChoice) {
       in = nfa->New();
@@ -202,6 +194,17 @@ class AutomatonBuilder {
     }
     tail_in_.emplace(e, in);
     return in;
+  }
+
+  // The `n` (>= 1) expressions one after another.
+  std::pair<int32_t, int32_t> BuildChain(Nfa* nfa, const int32_t* exprs, size_t n, int32_t rule) {
+    auto [in, cur] = BuildExpr(nfa, exprs[0], rule);
+    for (size_t i = 1; i < n; ++i) {
+      auto [ci, co] = BuildExpr(nfa, exprs[i], rule);
+      nfa->eps.Add(cur, ci);
+      cur = co;
+    }
+    return {in, cur};
   }
 
   std::pair<int32_t, int32_t> BuildExpr(Nfa* nfa, int32_t e, int32_t rule) {
@@ -248,20 +251,12 @@ class AutomatonBuilder {
         nfa->syms.Add(in, {PlainSymbol(x.rule), out});
         return {in, out};
       }
-      case ExprKind::kSequence: {
-        int32_t in = -1, cur = -1;
-        for (int32_t c : x.children) {
-          auto [ci, co] = BuildExpr(nfa, c, rule);
-          if (in < 0) {
-            in = ci;
-          } else {
-            nfa->eps.Add(cur, ci);
-          }
-          cur = co;
+      case ExprKind::kSequence:
+        if (x.children.empty()) {
+          int32_t s = nfa->New();
+          return {s, s};
         }
-        if (in < 0) in = cur = nfa->New();
-        return {in, cur};
-      }
+        return BuildChain(nfa, x.children.data(), x.children.size(), rule);
       case ExprKind::kChoice: {
         int32_t in = nfa->New(), out = nfa->New();
         for (int32_t c : x.children) {

@@ -1,8 +1,7 @@
 #include "mask_cache.h"
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <exception>
 #include <functional>
@@ -581,22 +580,18 @@ const LoopClosures& MaskCache::LoopsLocked() const {
   return *loops_;
 }
 
+const LoopClosures& MaskCache::Loops() const {
+  if (const LoopClosures* loops = loops_ready_.load(std::memory_order_acquire)) return *loops;
+  std::lock_guard<std::mutex> lock(mu_);
+  return LoopsLocked();
+}
+
 bool MaskCache::SubtreeSurvives(const StackArena& arena, int32_t top, int32_t node) const {
-  const LoopClosures* loops = loops_ready_.load(std::memory_order_acquire);
-  if (!loops) {
-    std::lock_guard<std::mutex> lock(mu_);
-    loops = &LoopsLocked();
-  }
-  return loops->Survives(*a_, arena, top, node, tok_->Trie().MaxDepth());
+  return Loops().Survives(*a_, arena, top, node, tok_->Trie().MaxDepth());
 }
 
 bool MaskCache::CountedStart(const StackArena& arena, int32_t top, Counted* out) const {
-  const LoopClosures* loops = loops_ready_.load(std::memory_order_acquire);
-  if (!loops) {
-    std::lock_guard<std::mutex> lock(mu_);
-    loops = &LoopsLocked();
-  }
-  return loops->CountedStart(*a_, arena, top, out);
+  return Loops().CountedStart(*a_, arena, top, out);
 }
 
 void MaskCache::Precompute() const {

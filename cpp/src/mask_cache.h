@@ -110,6 +110,7 @@ class MaskCache {
   const StateMasks* ComputeLocked(int32_t s, PrecheckMode mode) const;
   int32_t CanonLocked(int32_t s) const;
   const LoopClosures& LoopsLocked() const;  // built on first use
+  const LoopClosures& Loops() const;        // the same, without the mutex once built
 
   const Automaton* a_;
   const TokenizerInfo* tok_;

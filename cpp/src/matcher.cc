@@ -121,37 +121,36 @@ class MatcherState {
       return;
     }
     std::fill(words, words + n_words, 0u);
-    // One entry per distinct (state, precheck mode, remaining budget) among the tops, with a
-    // top whose counter can be checked by counting iterations (CountedStart), or -1.
-    std::vector<std::tuple<int32_t, PrecheckMode, int32_t, int32_t>> uses;
-    for (int32_t top : cur.tops) {
-      auto [state, mode, remaining] = Classify(top);
+    // One entry per distinct (state, precheck mode, remaining budget) among the tops. A top
+    // whose counter is applied by counting iterations (CountedStart) takes the counter-free
+    // precheck; its budget is then c.left, and equal keys have equal `c`.
+    struct Use {
+      int32_t state;
+      PrecheckMode mode;
+      int32_t remaining;
+      bool counted;
       MaskCache::Counted c;
-      if (masks->HasSaturated(state) && masks->CountedStart(arena, top, &c)) {
-        // The counter-free precheck, with the counter applied by DropOutOfBounds.
-        uses.push_back({state, kSaturated, c.left, top});
-      } else {
-        uses.push_back({state, mode, remaining, -1});
+      auto Key() const { return std::make_tuple(state, mode, remaining, counted); }
+    };
+    std::vector<Use> uses;
+    for (int32_t top : cur.tops) {
+      Use u{};
+      std::tie(u.state, u.mode, u.remaining) = Classify(top);
+      if (masks->HasSaturated(u.state) && masks->CountedStart(arena, top, &u.c)) {
+        u = {u.state, kSaturated, u.c.left, true, u.c};
       }
+      uses.push_back(u);
     }
-    std::sort(uses.begin(), uses.end());
+    std::sort(uses.begin(), uses.end(),
+              [](const Use& x, const Use& y) { return x.Key() < y.Key(); });
     uses.erase(std::unique(uses.begin(), uses.end(),
-                           [](const auto& x, const auto& y) {
-                             return std::get<0>(x) == std::get<0>(y) &&
-                                    std::get<1>(x) == std::get<1>(y) &&
-                                    std::get<2>(x) == std::get<2>(y) &&
-                                    (std::get<3>(x) < 0) == (std::get<3>(y) < 0);
-                           }),
+                           [](const Use& x, const Use& y) { return x.Key() == y.Key(); }),
                uses.end());
     // A frontier of many states never seen before (after a value in an object with a long
     // list of optional properties, say) would pay one precheck walk per state; one walk of the
     // trie with the real stacks is exact and costs about as much as a single precheck.
     int32_t missing = 0;
-    for (const auto& [state, mode, remaining, counted] : uses) {
-      (void)remaining;
-      (void)counted;
-      missing += !masks->IsComputed(state, mode);
-    }
+    for (const Use& u : uses) missing += !masks->IsComputed(u.state, u.mode);
     if (missing > kMaxPrechecksPerMask) {
       WalkTrie(words);
       FinishMask(words, n_words);
@@ -161,12 +160,11 @@ class MatcherState {
     std::vector<int32_t> long_tokens;  // accepted by a counter set but longer than the budget
     const TokenTrie& trie = tok->Trie();
     const auto& by_length = trie.ByLength();
-    for (const auto& [state, mode, remaining, counted] : uses) {
+    for (const Use& u : uses) {
+      const auto& [state, mode, remaining, counted, c] = u;
       const StateMasks* m = masks->For(state, mode);
       if (!m->uncertain.empty()) lists.push_back(&m->uncertain);
-      MaskCache::Counted c;
-      if (counted >= 0 && masks->CountedStart(arena, counted, &c) &&
-          (c.need > 0 || (!by_length.empty() && by_length.front().first > c.left))) {
+      if (counted && (c.need > 0 || (!by_length.empty() && by_length.front().first > c.left))) {
         scratch.assign(n_words, 0u);
         m->accepted.OrInto(scratch.data(), masks->TextTokenBits().data(), n_words);
         DropOutOfBounds(c, scratch.data(), &long_tokens);

@@ -38,10 +38,8 @@ TokenTrie::TokenTrie(const std::vector<std::string>& vocab, std::vector<int32_t>
   }
   int32_t n = static_cast<int32_t>(sorted_ids_.size());
   nodes_.push_back({static_cast<int32_t>(nodes_.size()) + 1, n, n, 0, 0});
-  ids_ascending_ = sorted_ids_;
-  std::sort(ids_ascending_.begin(), ids_ascending_.end());
   id_bits_.assign((vocab.size() + 31) / 32, 0);
-  for (int32_t id : ids_ascending_) id_bits_[id >> 5] |= 1u << (id & 31);
+  for (int32_t id : sorted_ids_) id_bits_[id >> 5] |= 1u << (id & 31);
   for (int32_t q = 0; q < n; ++q) {
     by_length_.push_back({static_cast<int32_t>(vocab[sorted_ids_[q]].size()), q});
   }

@@ -38,9 +38,7 @@ class TokenTrie {
   int32_t TokenAt(int32_t q) const { return sorted_ids_[q]; }
   const std::vector<int32_t>& SortedIds() const { return sorted_ids_; }
   int32_t MaxDepth() const { return max_depth_; }
-  // Text token ids in increasing order.
-  const std::vector<int32_t>& IdsAscending() const { return ids_ascending_; }
-  // The same ids as a bitset of (vocab.size() + 31) / 32 words.
+  // The text token ids as a bitset of (vocab.size() + 31) / 32 words.
   const std::vector<uint32_t>& IdBits() const { return id_bits_; }
   // (byte length, sorted position) of every token, longest first.
   const std::vector<std::pair<int32_t, int32_t>>& ByLength() const { return by_length_; }
@@ -68,7 +66,6 @@ class TokenTrie {
  private:
   std::vector<TrieNode> nodes_;
   std::vector<int32_t> sorted_ids_;
-  std::vector<int32_t> ids_ascending_;
   std::vector<uint32_t> id_bits_;
   std::vector<std::pair<int32_t, int32_t>> by_length_;
   int32_t max_depth_ = 0;
