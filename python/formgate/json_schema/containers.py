@@ -16,7 +16,6 @@ from formgate.json_schema.shared import (
     OBJECT_KW,
     STRING_KW,
     _allof,
-    _encode_class,
     _esc_ptr,
     _q,
     _type_set,
@@ -217,7 +216,7 @@ class ContainerRules:
             v = self.gen(sch, vptr, base, depth + 1)
             if v is None:
                 continue
-            key = keys.to_ebnf(self._name, self._define, _encode_class, '"\\""')
+            key = keys.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
             members.append(f'"\\"" {key} {self.key_sep} {v}')
         if not members:
             return None
@@ -265,7 +264,7 @@ class ContainerRules:
             cache = self._excl_cache = {}
         if memo_key in cache:
             return cache[memo_key]
-        any_c = self.rule("key_char", _encode_class(rx.ANY))
+        any_c = self.rule("key_char", rx.json_encode_class(rx.ANY))
         # A trie node's "any other character" alternative is split into its plain-ASCII part and
         # the rest (non-ASCII, controls, quote, backslash). The rest is the same at every node
         # whose children are plain ASCII, so it is one shared rule in tail position, which the
@@ -288,16 +287,16 @@ class ContainerRules:
                 nonlocal rest
                 if all(c in _PLAIN_CHARS for c in kids):
                     if rest is None:
-                        rest = self.rule("xkey_rest", f"{_encode_class(_KEY_REST)} {tail}")
+                        rest = self.rule("xkey_rest", f"{rx.json_encode_class(_KEY_REST)} {tail}")
                     alts.append(rest)
                     other = _plain_except(frozenset(ord(c) for c in kids))
                 else:
-                    other = _encode_class(rx.complement(rx.chars("".join(kids))))
+                    other = rx.json_encode_class(rx.complement(rx.chars("".join(kids))))
                 if other:
                     alts.append(f"{other} {tail}")
                 for c in sorted(kids):
                     sub = build(node[c])
-                    alts.append(f"{_encode_class(rx.chars(c))} {sub}")
+                    alts.append(f"{rx.json_encode_class(rx.chars(c))} {sub}")
             else:
                 alts.append(f'{any_c}+ "\\""')
             return self.rule("xkey", " | ".join(alts))

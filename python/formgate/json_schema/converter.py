@@ -74,7 +74,6 @@ from formgate.json_schema.shared import (
     TYPES,
     _allof,
     _canon,
-    _encode_class,
     _esc_ptr,
     _type_set,
     check_counts,
@@ -665,7 +664,7 @@ class Converter(SchemaLogic, ContainerRules):
         lo, hi = s.get("minLength", 0), s.get("maxLength")
         if lo or hi is not None:
             d = d.intersect(Dfa.lengths(int(lo), None if hi is None else int(hi)))
-        start = d.to_ebnf(self._name, self._define, _encode_class, '"\\""')
+        start = d.to_ebnf(self._name, self._define, rx.json_encode_class, '"\\""')
         if start is None:
             return None
         return self.rule("string", f'"\\"" {start}')

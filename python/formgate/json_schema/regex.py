@@ -46,7 +46,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 from formgate.json_schema.errors import LimitError, RegexError
 
@@ -819,7 +819,9 @@ def json_encode_class(rs: Ranges) -> Optional[str]:
     if any(lo <= 0x2F <= hi for lo, hi in rs):
         alts.append(ebnf_literal("\\/"))
     out = alts[0] if len(alts) == 1 else "(" + " | ".join(alts) + ")"
-    if isinstance(rs, tuple) and len(_JSON_CLASS_CACHE) < 65536:  # classes recur across schemas
+    # key tries, automata and patterns ask for the same (large, complemented) classes
+    # thousands of times, across schemas too
+    if isinstance(rs, tuple) and len(_JSON_CLASS_CACHE) < 65536:
         _JSON_CLASS_CACHE[rs] = out
     return out
 
@@ -877,7 +879,7 @@ def emit(n: Node, enc) -> Optional[str]:
         if (n.lo, n.hi) == (1, 1):
             return e
         return _atom(e) + _quant(n.lo, n.hi)
-    raise RegexError(f"anchor in an unsupported position", keyword="pattern")
+    raise RegexError("anchor in an unsupported position", keyword="pattern")
 
 
 def _scan(e: str):

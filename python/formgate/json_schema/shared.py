@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Optional
 
-from formgate.json_schema import regex as rx
 from formgate.json_schema.errors import SchemaError
 
 TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
@@ -77,13 +75,6 @@ def _json_type_of(v: Any) -> str:
     if isinstance(v, dict):
         return "object"
     raise SchemaError(f"not a JSON value: {v!r}")
-
-
-@functools.lru_cache(maxsize=4096)
-def _encode_class(rs: tuple) -> Optional[str]:
-    """``regex.json_encode_class``, memoised: key tries and automata ask for the same
-    (large, complemented) classes thousands of times."""
-    return rx.json_encode_class(rs)
 
 
 def _q(lo: int, hi: Optional[int]) -> str:
