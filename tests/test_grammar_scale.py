@@ -7,9 +7,13 @@ correct answers; the time they take is measured in bench/, not asserted here.
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import formgate
 
@@ -88,3 +92,30 @@ def test_stacked_plus_compiles_in_linear_size() -> None:
     for text, ok in (("abd", True), ("abcbcd", True), ("ad", False), ("abdd", False)):
         m = formgate.GrammarMatcher(compiled)
         assert (m.accept_string(text) and m.is_completed()) is ok
+
+
+# Found by test_grammar_oracle's random grammars: with `x.y` (and its `.*`) inlined twice into
+# `root`, root's DFA passed the 100,000-state limit, so a five-rule grammar failed to compile.
+# Compilation now retries with every rule separate. Its language as a Python regex:
+INLINING_BLOWUP = r'''root ::= | ( | _z | "\x61"{0,2}) "\x61" | x.y ([^\x63] | [^\x63] | "\x61") (x.y item [\x0a-\x22\x61\x61])
+item ::= | "\x61" (. "\x61" [^\x61]{1,3}) | "\x61" "\x61"
+x.y ::= | (r-1{2,} | (r-1 | _z | _z)) [^\x61\x61] | "\x61" item | "\x61" .* "\x61"
+r-1 ::= | ([^\\]{3}){2,}
+_z ::= | "\x61"
+'''
+_ITEM = r"(?:|a(?:.a[^a]{1,3})|aa)"
+_R1 = r"(?:(?:[^\\]{3}){2,})?"
+_XY = rf"(?:|(?:(?:{_R1}){{2,}}|{_R1}|a?)[^a]|a{_ITEM}|a.*a)"
+INLINING_BLOWUP_RE = re.compile(rf"|a?a|a{{0,2}}a|{_XY}[^c]{_XY}{_ITEM}[\n-\"a]", re.DOTALL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet='ab\\c\n"x', max_size=14))
+def test_rule_that_blows_up_when_inlined_compiles_separately(text: str) -> None:
+    compiled = _blowup_grammar()
+    assert accepts(compiled, text) == bool(INLINING_BLOWUP_RE.fullmatch(text)), text
+
+
+@functools.lru_cache(maxsize=None)
+def _blowup_grammar() -> formgate.CompiledGrammar:
+    return formgate.GrammarCompiler(BYTES, cache_enabled=False).compile_grammar(INLINING_BLOWUP)

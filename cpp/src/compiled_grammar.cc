@@ -65,7 +65,14 @@ CompiledGrammar::CompiledGrammar(Grammar grammar, std::shared_ptr<const Tokenize
     lowered = LowerSpecialTokens(grammar_, *tokenizer_);
     source = &lowered;
   }
-  automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(*source)));
+  try {
+    automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(*source)));
+  } catch (const LimitError&) {
+    // Inlining only speeds masks up, and folding callees into a caller can multiply the
+    // caller's DFA (a `.* "a"` callee used twice in sequence): retry with every rule separate,
+    // which can only hit a limit that the grammar's own rules hit.
+    automaton_ = std::make_unique<Automaton>(Automaton::Build(InlineRules(*source, 0)));
+  }
   masks_ = std::make_unique<MaskCache>(*automaton_, *tokenizer_);
   if (precompute) masks_->Precompute();
 }

@@ -8,13 +8,14 @@ namespace {
 
 class Inliner {
  public:
-  explicit Inliner(const Grammar& g) : g_(g) {
+  Inliner(const Grammar& g, int64_t max_size) : g_(g), max_size_(max_size) {
     size_t n = g.rules.size();
     calls_.resize(n);
     for (size_t r = 0; r < n; ++r) CollectRefs(g.rules[r].body, &calls_[r]);
     recursive_.assign(n, false);
     inlined_.assign(n, -1);
-    size_.assign(n, -1);
+    tail_size_.assign(n, -1);
+    tree_size_.assign(n, -1);
     out_.rules = g.rules;
     out_.root = g.root;
   }
@@ -88,32 +89,77 @@ class Inliner {
   // The rule's body in out_, with small non-recursive callees inlined (memoised).
   int32_t Body(int32_t r) {
     if (inlined_[r] >= 0) return inlined_[r];
-    int64_t size = 0;
-    inlined_[r] = Rewrite(g_.rules[r].body, &size);
-    size_[r] = size;
+    inlined_[r] = Rewrite(g_.rules[r].body, /*tail=*/true);
+    tail_size_[r] = TailSize(inlined_[r]);
+    tree_size_[r] = TreeSize(inlined_[r]);
     return inlined_[r];
   }
 
-  int32_t Rewrite(int32_t e, int64_t* size) {
+  // A callee is inlined where the automaton it adds stays small. The automaton builder gives an
+  // expression in tail position one fragment per rule however many paths reach it, so a callee
+  // used in tail position costs its DAG size (TailSize) and elsewhere its tree size: an
+  // exclusion trie for additionalProperties, whose every node ends in the same key tail, becomes
+  // one rule with one copy of the tail instead of a rule per node each with its own copy
+  // (the median MaskBench schema's automaton was mostly those copies).
+  int32_t Rewrite(int32_t e, bool tail) {
     const Expr& x = g_.exprs[e];
     if (x.kind == ExprKind::kRuleRef && !recursive_[x.rule]) {
       int32_t body = Body(x.rule);
-      if (size_[x.rule] <= kMaxInlinedSize) {
-        *size += size_[x.rule];
-        return body;
-      }
+      if ((tail ? tail_size_[x.rule] : tree_size_[x.rule]) <= max_size_) return body;
     }
     Expr copy = x;
+    for (size_t i = 0; i < copy.children.size(); ++i) {
+      bool child_tail = tail && (x.kind == ExprKind::kChoice ||
+                                 (x.kind == ExprKind::kSequence && i + 1 == copy.children.size()));
+      copy.children[i] = Rewrite(copy.children[i], child_tail);
+    }
+    return out_.AddExpr(std::move(copy));
+  }
+
+  static int64_t Capped(int64_t v) { return std::min<int64_t>(v, int64_t{1} << 40); }
+
+  // Node count of `e` built as a copy (memoised by expression: bodies are shared subtrees).
+  int64_t TreeSize(int32_t e) {
+    if (static_cast<size_t>(e) < tree_memo_.size() && tree_memo_[e] >= 0) return tree_memo_[e];
+    const Expr& x = out_.exprs[e];
     int64_t own = 1 + static_cast<int64_t>(x.bytes.size()) + 2 * static_cast<int64_t>(x.ranges.size());
-    for (int32_t& c : copy.children) {
-      int64_t child = 0;
-      c = Rewrite(c, &child);
+    for (int32_t c : x.children) {
+      int64_t child = TreeSize(c);
       own += x.kind == ExprKind::kRepeat
                  ? child * std::max<int64_t>(1, std::min<int64_t>(x.max < 0 ? x.min + 1 : x.max, 8))
                  : child;
     }
-    *size += own;
-    return out_.AddExpr(std::move(copy));
+    own = Capped(own);
+    if (tree_memo_.size() < out_.exprs.size()) tree_memo_.resize(out_.exprs.size(), -1);
+    tree_memo_[e] = own;
+    return own;
+  }
+
+  // Node count of `e` built in tail position: shared tail subexpressions count once. The walk
+  // stops once past the inlining limit, so it costs O(max_size_) per rule.
+  int64_t TailSize(int32_t root) {
+    if (seen_.size() < out_.exprs.size()) seen_.resize(out_.exprs.size(), 0);
+    ++gen_;
+    int64_t total = 0;
+    std::vector<int32_t> work{root};
+    while (!work.empty() && total <= max_size_) {
+      int32_t e = work.back();
+      work.pop_back();
+      if (seen_[e] == gen_) continue;
+      seen_[e] = gen_;
+      const Expr& x = out_.exprs[e];
+      if (x.kind == ExprKind::kChoice) {
+        total += 1;
+        work.insert(work.end(), x.children.begin(), x.children.end());
+      } else if (x.kind == ExprKind::kSequence && !x.children.empty()) {
+        total += 1;
+        for (size_t i = 0; i + 1 < x.children.size(); ++i) total += TreeSize(x.children[i]);
+        work.push_back(x.children.back());
+      } else {
+        total += TreeSize(e);
+      }
+    }
+    return Capped(total);
   }
 
   Grammar DropUnreachable() {
@@ -148,15 +194,21 @@ class Inliner {
   }
 
   const Grammar& g_;
+  int64_t max_size_;
   std::vector<std::vector<int32_t>> calls_;
   std::vector<bool> recursive_;
   std::vector<int32_t> inlined_;
-  std::vector<int64_t> size_;
+  std::vector<int64_t> tail_size_, tree_size_;
+  std::vector<int64_t> tree_memo_;  // by expression of out_, -1 = not yet
+  std::vector<uint32_t> seen_;       // TailSize's visited marks, by expression of out_
+  uint32_t gen_ = 0;
   Grammar out_;
 };
 
 }  // namespace
 
-Grammar InlineRules(const Grammar& g) { return Inliner(g).Run(); }
+Grammar InlineRules(const Grammar& g, int64_t max_inlined_size) {
+  return Inliner(g, max_inlined_size).Run();
+}
 
 }  // namespace formgate

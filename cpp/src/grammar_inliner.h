@@ -11,10 +11,13 @@
 
 namespace formgate {
 
-// Bodies up to this expression size (ExprSize-like node count) are inlined.
-constexpr int64_t kMaxInlinedSize = 400;
+// Callees whose automaton fragment stays within this node count are inlined: in tail position
+// the fragment's DAG size (the automaton builder shares tail fragments within a rule),
+// elsewhere its tree size. 0 inlines nothing. The result always has the root as rule 0 and only
+// the rules reachable from it.
+constexpr int64_t kMaxInlinedSize = 700;
 
-Grammar InlineRules(const Grammar& g);
+Grammar InlineRules(const Grammar& g, int64_t max_inlined_size = kMaxInlinedSize);
 
 }  // namespace formgate
 
