@@ -55,17 +55,18 @@ struct LoopClosures {
     // Grammars have thousands of string bodies: closures are found class by class.
     std::vector<int32_t> class_size(a.NumByteClasses(), 0);
     for (int b = 0; b < 256; ++b) ++class_size[a.ByteClass(static_cast<uint8_t>(b))];
-    std::map<std::vector<int8_t>, int32_t> table_of;
+    std::unordered_map<std::string, int32_t> table_of;  // closure DFA bytes -> table
     auto add = [&](const std::vector<int32_t>& members, int32_t restart, std::vector<Member>* out) {
       std::vector<int8_t> next = Table(members, restart);
       int32_t counted = -1;
       if (restart >= 0 && ExactCount(members)) {
         counted = static_cast<int32_t>(starts.size());
         std::array<ByteSet, kMaxMembers> out_bytes{};
+        std::vector<uint8_t> leaves(a.NumByteClasses());
         for (size_t q = 0; q < members.size(); ++q) {
+          for (int32_t c = 0; c < a.NumByteClasses(); ++c) leaves[c] = NextResolved(members[q], c) >= 0;
           for (int b = 0; b < 256; ++b) {
-            int32_t t = NextResolved(members[q], a.ByteClass(static_cast<uint8_t>(b)));
-            out_bytes[q][b] = t >= 0 && next[q * 256 + b] < 0;
+            out_bytes[q][b] = leaves[a.ByteClass(static_cast<uint8_t>(b))] && next[q * 256 + b] < 0;
           }
         }
         ByteSet start = out_bytes[0];
@@ -73,10 +74,10 @@ struct LoopClosures {
         outside.push_back(out_bytes);
         starts.push_back(start);
       }
-      auto it = table_of.find(next);
-      if (it == table_of.end()) {
-        it = table_of.emplace(next, static_cast<int32_t>(tables.size())).first;
-        tables.push_back(trie.SurvivalTable(it->first));
+      auto [it, fresh] = table_of.emplace(std::string(next.begin(), next.end()),
+                                          static_cast<int32_t>(tables.size()));
+      if (fresh) {
+        tables.push_back(trie.SurvivalTable(next));
         nexts.push_back(std::move(next));
       }
       for (size_t q = 0; q < members.size(); ++q) {
@@ -253,16 +254,20 @@ struct LoopClosures {
       if (restart >= 0 && !a_.HasBytes(t) && a_.IsFinal(t)) return 0;
       return static_cast<int8_t>(slot_[t]);
     };
+    // Per byte class, then spread over the bytes: a closure is built for every looping state
+    // of the grammar at its first mask.
+    const int32_t k = a_.NumByteClasses();
+    std::vector<int8_t> by_class(k);
     std::vector<int8_t> next(members.size() * 256, -1);
     for (size_t q = 0; q < members.size(); ++q) {
       bool final_state = restart >= 0 && a_.IsFinal(members[q]);
-      for (int b = 0; b < 256; ++b) {
-        int32_t c = a_.ByteClass(static_cast<uint8_t>(b));
+      for (int32_t c = 0; c < k; ++c) {
         int32_t t = NextResolved(members[q], c);
         if (t < 0 && final_state) t = NextResolved(restart, c);
-        int8_t k = index(t);
-        next[q * 256 + b] = k >= 0 && restart >= 0 && a_.IsFinal(t) ? static_cast<int8_t>(8 + k) : k;
+        int8_t x = index(t);
+        by_class[c] = x >= 0 && restart >= 0 && a_.IsFinal(t) ? static_cast<int8_t>(8 + x) : x;
       }
+      for (int b = 0; b < 256; ++b) next[q * 256 + b] = by_class[a_.ByteClass(static_cast<uint8_t>(b))];
     }
     for (int32_t t : members) slot_[t] = -1;
     return next;
