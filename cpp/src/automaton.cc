@@ -49,6 +49,11 @@ struct Nfa {
     void ForEach(int32_t s, F f) const {
       for (int32_t k = head[s]; k >= 0; k = next[k]) f(edges[k]);
     }
+    void Clear() {
+      head.clear();
+      edges.clear();
+      next.clear();
+    }
   };
   Lists<int32_t> eps;
   Lists<ByteEdge> bytes;
@@ -60,6 +65,11 @@ struct Nfa {
     return Size() - 1;
   }
   int32_t Size() const { return static_cast<int32_t>(eps.head.size()); }
+  void Clear() {
+    eps.Clear();
+    bytes.Clear();
+    syms.Clear();
+  }
 };
 
 // Flat arrays: state s's edges are bytes[byte_off[s], byte_off[s + 1]) and likewise for syms
@@ -100,7 +110,8 @@ class AutomatonBuilder {
     std::vector<Dfa> dfas;
     // Jobs grow while we compile: counted repetitions add auxiliary rules.
     for (size_t r = 0; r < jobs_.size(); ++r) {
-      Nfa nfa;
+      Nfa& nfa = nfa_;
+      nfa.Clear();
       tail_in_.clear();
       int32_t out = nfa.New();
       int32_t in = BuildTail(&nfa, jobs_[r].body, static_cast<int32_t>(r), out);
@@ -350,14 +361,22 @@ class AutomatonBuilder {
   }
 
   Dfa Determinize(const Nfa& nfa, int32_t in, int32_t out, int32_t rule) {
-    std::vector<uint32_t> stamp(nfa.Size(), 0);
+    DetScratch& w = det_;
+    std::vector<uint32_t>& stamp = w.stamp;
+    stamp.assign(nfa.Size(), 0);
     uint32_t gen = 0;
     // Subsets are interned in an open-addressing table of ids into `sets`, so a lookup builds
     // no key (most rules are literals: one small subset per byte, compiled per schema).
-    std::vector<int32_t> set_data, set_off{0};  // subset k: set_data[set_off[k], set_off[k+1])
-    std::vector<size_t> hashes;
-    std::vector<int32_t> table(64, -1);
-    std::vector<int32_t> scratch, work;
+    std::vector<int32_t>& set_data = w.set_data;  // subset k: set_data[set_off[k], set_off[k+1])
+    std::vector<int32_t>& set_off = w.set_off;
+    set_data.clear();
+    set_off.assign(1, 0);
+    std::vector<size_t>& hashes = w.hashes;
+    hashes.clear();
+    std::vector<int32_t>& table = w.table;
+    table.assign(64, -1);
+    std::vector<int32_t>& scratch = w.scratch;
+    std::vector<int32_t>& work = w.work;
     auto intern = [&](std::vector<int32_t>* set) -> int32_t {
       EpsClose(nfa, set, &work, &stamp, ++gen);
       size_t h = VectorHash()(*set);
@@ -394,15 +413,10 @@ class AutomatonBuilder {
     Dfa dfa;
     scratch.assign(1, in);
     intern(&scratch);
-    struct Event {
-      int pos;
-      int32_t to;
-      int delta;
-    };
-    std::vector<Event> events;
-    std::vector<int32_t> open;
-    std::vector<ByteEdge> edges;
-    std::vector<std::pair<int32_t, int32_t>> sym_edges;  // (symbol, target)
+    std::vector<Event>& events = w.events;
+    std::vector<int32_t>& open = w.open;
+    std::vector<ByteEdge>& edges = w.edges;
+    std::vector<std::pair<int32_t, int32_t>>& sym_edges = w.sym_edges;  // (symbol, target)
     for (size_t d = 0; d < hashes.size(); ++d) {
       bool final = false;
       edges.clear();
@@ -488,23 +502,36 @@ class AutomatonBuilder {
   // re-examined states whose signature differs; the larger part keeps the block's id. The
   // result is the coarsest stable partition whatever the order of splits; it is numbered by
   // first appearance, so the start state's block is state 0.
-  static Dfa Minimize(const Dfa& dfa) {
+  Dfa Minimize(const Dfa& dfa) {
+    MinScratch& w = min_;
     int32_t n = dfa.NumStates();
     // Predecessors in CSR form.
-    std::vector<int32_t> pred_off(n + 1, 0), preds;
+    std::vector<int32_t>& pred_off = w.pred_off;
+    std::vector<int32_t>& preds = w.preds;
+    pred_off.assign(n + 1, 0);
     for (const ByteEdge& e : dfa.bytes) ++pred_off[e.to + 1];
     for (const SymEdge& e : dfa.syms) ++pred_off[e.to + 1];
     for (int32_t s = 0; s < n; ++s) pred_off[s + 1] += pred_off[s];
     preds.resize(pred_off[n]);
     {
-      std::vector<int32_t> fill(pred_off.begin(), pred_off.end() - 1);
+      std::vector<int32_t>& fill = w.fill;
+      fill.assign(pred_off.begin(), pred_off.end() - 1);
       for (int32_t s = 0; s < n; ++s) {
         for (const ByteEdge* e = dfa.BytesBegin(s); e != dfa.BytesEnd(s); ++e) preds[fill[e->to]++] = s;
         for (const SymEdge* e = dfa.SymsBegin(s); e != dfa.SymsEnd(s); ++e) preds[fill[e->to]++] = s;
       }
     }
     // Refinable partition: block b holds elems[start[b], end[b]).
-    std::vector<int32_t> block(n, 0), elems(n), pos(n), start{0}, end{n};
+    std::vector<int32_t>& block = w.block;
+    std::vector<int32_t>& elems = w.elems;
+    std::vector<int32_t>& pos = w.pos;
+    std::vector<int32_t>& start = w.start;
+    std::vector<int32_t>& end = w.end;
+    block.assign(n, 0);
+    elems.resize(n);
+    pos.resize(n);
+    start.assign(1, 0);
+    end.assign(1, n);
     for (int32_t s = 0; s < n; ++s) elems[s] = pos[s] = s;
     auto move_out = [&](int32_t s, int32_t to) {
       int32_t b = block[s];
@@ -515,15 +542,24 @@ class AutomatonBuilder {
       pos[s] = last;
       block[s] = to;
     };
-    std::vector<uint32_t> stamp(n, 0);
+    std::vector<uint32_t>& stamp = w.stamp;
+    stamp.assign(n, 0);
     uint32_t round = 0;
-    std::vector<int32_t> candidates(n);
+    std::vector<int32_t>& candidates = w.candidates;
+    candidates.resize(n);
     for (int32_t s = 0; s < n; ++s) candidates[s] = s;
     // Per block: candidates' signatures (flat), their hashes, and candidate order sorted by
     // signature so that equal signatures are adjacent groups.
-    std::vector<int32_t> sig, sig_off, order, group_start, one;
-    std::vector<size_t> sig_hash;
-    std::vector<int32_t> moved, group_end, split_block, split_first;  // splits of one round
+    std::vector<int32_t>& sig = w.sig;
+    std::vector<int32_t>& sig_off = w.sig_off;
+    std::vector<int32_t>& order = w.order;
+    std::vector<int32_t>& group_start = w.group_start;
+    std::vector<size_t>& sig_hash = w.sig_hash;
+    // Splits of one round.
+    std::vector<int32_t>& moved = w.moved;
+    std::vector<int32_t>& group_end = w.group_end;
+    std::vector<int32_t>& split_block = w.split_block;
+    std::vector<int32_t>& split_first = w.split_first;
     auto sig_equal = [&](int32_t a, int32_t b) {
       return sig_off[a + 1] - sig_off[a] == sig_off[b + 1] - sig_off[b] &&
              std::equal(sig.begin() + sig_off[a], sig.begin() + sig_off[a + 1],
@@ -632,9 +668,10 @@ class AutomatonBuilder {
     }
     size_t num_blocks = start.size();
     // Renumber by first appearance, so the start state's block is 0.
-    std::vector<int32_t> id(num_blocks, -1);
-    std::vector<int32_t> rep;
-    rep.reserve(num_blocks);
+    std::vector<int32_t>& id = w.id;
+    std::vector<int32_t>& rep = w.rep;
+    id.assign(num_blocks, -1);
+    rep.clear();
     for (int32_t s = 0; s < n; ++s) {
       if (id[block[s]] < 0) {
         id[block[s]] = static_cast<int32_t>(rep.size());
@@ -719,15 +756,37 @@ class AutomatonBuilder {
         a.call_offsets_[s + 1] = static_cast<int32_t>(a.calls_.size());
       }
     }
-    std::unordered_map<std::vector<int32_t>, int32_t, VectorHash> columns;
-    std::vector<int32_t> interval_class(num_intervals);
-    for (int32_t c = 0; c < num_intervals; ++c) {
-      std::vector<int32_t> col(n);
-      for (int32_t s = 0; s < n; ++s) col[s] = table[static_cast<size_t>(s) * num_intervals + c];
-      interval_class[c] =
-          columns.emplace(std::move(col), static_cast<int32_t>(columns.size())).first->second;
+    // Columns are hashed in one row-major pass and compared in place only when hashes agree
+    // (copying each column out was most of this function).
+    std::vector<size_t> col_hash(num_intervals, 0);
+    for (int32_t s = 0; s < n; ++s) {
+      const int32_t* row = &table[static_cast<size_t>(s) * num_intervals];
+      for (int32_t c = 0; c < num_intervals; ++c) {
+        col_hash[c] = col_hash[c] * 1000003u ^ static_cast<size_t>(row[c] + 2) * 0x9E3779B97F4A7C15ull;
+      }
     }
-    a.num_classes_ = static_cast<int32_t>(columns.size());
+    auto same_column = [&](int32_t c, int32_t d) {
+      for (int32_t s = 0; s < n; ++s) {
+        const int32_t* row = &table[static_cast<size_t>(s) * num_intervals];
+        if (row[c] != row[d]) return false;
+      }
+      return true;
+    };
+    std::vector<int32_t> interval_class(num_intervals);
+    std::vector<int32_t> class_interval;  // a representative interval per class
+    for (int32_t c = 0; c < num_intervals; ++c) {
+      int32_t found = -1;
+      for (size_t k = 0; k < class_interval.size() && found < 0; ++k) {
+        int32_t d = class_interval[k];
+        if (col_hash[d] == col_hash[c] && same_column(c, d)) found = static_cast<int32_t>(k);
+      }
+      if (found < 0) {
+        found = static_cast<int32_t>(class_interval.size());
+        class_interval.push_back(c);
+      }
+      interval_class[c] = found;
+    }
+    a.num_classes_ = static_cast<int32_t>(class_interval.size());
     for (int b = 0; b < 256; ++b) a.byte_class_[b] = static_cast<uint8_t>(interval_class[interval[b]]);
     a.next_.assign(static_cast<size_t>(n) * a.num_classes_, -1);
     for (int32_t s = 0; s < n; ++s) {
@@ -801,6 +860,28 @@ class AutomatonBuilder {
   std::vector<Symbol> symbols_;
   std::vector<RepeatInfo> repeats_;
   std::unordered_map<int32_t, int32_t> tail_in_;  // expr -> entry of its tail fragment (one rule)
+  // Scratch reused from rule to rule: a grammar has hundreds of small rules, and fresh vectors
+  // for each made a fifth of compile time malloc and free.
+  Nfa nfa_;
+  struct Event {
+    int pos;
+    int32_t to;
+    int delta;
+  };
+  struct DetScratch {
+    std::vector<uint32_t> stamp;
+    std::vector<int32_t> set_data, set_off, table, scratch, work, open;
+    std::vector<size_t> hashes;
+    std::vector<Event> events;
+    std::vector<ByteEdge> edges;
+    std::vector<std::pair<int32_t, int32_t>> sym_edges;
+  } det_;
+  struct MinScratch {
+    std::vector<int32_t> pred_off, preds, fill, block, elems, pos, start, end, candidates, sig,
+        sig_off, order, group_start, moved, group_end, split_block, split_first, id, rep;
+    std::vector<uint32_t> stamp;
+    std::vector<size_t> sig_hash;
+  } min_;
 };
 
 Automaton Automaton::Build(const Grammar& g) { return AutomatonBuilder(g).Build(); }
