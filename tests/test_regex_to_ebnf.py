@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import formgate
 from formgate.json_schema.errors import RegexError
+from formgate.json_schema import regex as rx
 from formgate.json_schema.regex import regex_to_ebnf
 
 BYTE_VOCAB = formgate.TokenizerInfo([bytes([b]) for b in range(256)])
@@ -169,3 +170,28 @@ def test_search_with_counted_ends_agrees_with_re(head: str, mid: str, tail: str,
         expected = bool(py.search(s))
         assert _accepts(compiled, s) == expected, (pattern, s)
         assert dfa.matches(s) == expected, (pattern, s)
+
+
+def _inside(rs, c: int) -> bool:
+    return any(lo <= c <= hi for lo, hi in rs)
+
+
+# Small sets near the surrogate block and the ends of Unicode, where off-by-ones would show.
+_POINTS = st.sampled_from([0, 1, 2, 0x41, 0x42, 0xD7FE, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0xE001,
+                           0x10FFFE, 0x10FFFF])
+_RANGE_SETS = st.lists(st.tuples(_POINTS, _POINTS), max_size=5).map(
+    lambda rs: rx.norm([(min(a, b), max(a, b)) for a, b in rs]))
+
+
+@given(a=_RANGE_SETS, b=_RANGE_SETS)
+def test_range_set_algebra(a, b) -> None:
+    """intersect is a merge pass and complement cuts surrogates itself (both on the converter's
+    hot path); checked against set algebra at every point where a set can change (all range
+    ends and their neighbours)."""
+    inter, comp = rx.intersect(a, b), rx.complement(a)
+    assert inter == rx.norm(inter) and comp == rx.norm(comp)
+    probes = {p + d for lo, hi in a + b + ((0xD800, 0xDFFF),) for p in (lo, hi) for d in (-1, 0, 1)}
+    for c in sorted(x for x in probes | {0, 0x10FFFF} if 0 <= x <= 0x10FFFF):
+        surrogate = 0xD800 <= c <= 0xDFFF
+        assert _inside(inter, c) == (_inside(a, c) and _inside(b, c)), hex(c)
+        assert _inside(comp, c) == (not _inside(a, c) and not surrogate), hex(c)

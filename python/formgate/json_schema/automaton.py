@@ -23,7 +23,7 @@ from formgate.json_schema.errors import LimitError
 __all__ = ["Dfa"]
 
 MAX_STATES = 2000
-_ANY = ((0, 0x10FFFF),)
+_ANY = rx.complement(())  # every code point a string can hold (no surrogates)
 
 
 class _Nfa:
