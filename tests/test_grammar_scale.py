@@ -97,7 +97,8 @@ def test_stacked_plus_compiles_in_linear_size() -> None:
 # Found by test_grammar_oracle's random grammars: with `x.y` (and its `.*`) inlined twice into
 # `root`, root's DFA passed the 100,000-state limit, so a five-rule grammar failed to compile.
 # Compilation now retries with every rule separate. Its language as a Python regex:
-INLINING_BLOWUP = r'''root ::= | ( | _z | "\x61"{0,2}) "\x61" | x.y ([^\x63] | [^\x63] | "\x61") (x.y item [\x0a-\x22\x61\x61])
+INLINING_BLOWUP = r'''root ::= | ( | _z | "\x61"{0,2}) "\x61"
+    | x.y ([^\x63] | [^\x63] | "\x61") (x.y item [\x0a-\x22\x61\x61])
 item ::= | "\x61" (. "\x61" [^\x61]{1,3}) | "\x61" "\x61"
 x.y ::= | (r-1{2,} | (r-1 | _z | _z)) [^\x61\x61] | "\x61" item | "\x61" .* "\x61"
 r-1 ::= | ([^\\]{3}){2,}
@@ -119,3 +120,19 @@ def test_rule_that_blows_up_when_inlined_compiles_separately(text: str) -> None:
 @functools.lru_cache(maxsize=None)
 def _blowup_grammar() -> formgate.CompiledGrammar:
     return formgate.GrammarCompiler(BYTES, cache_enabled=False).compile_grammar(INLINING_BLOWUP)
+
+
+def test_callee_shared_along_every_path_is_inlined_as_a_dag(
+        compiler: formgate.GrammarCompiler) -> None:
+    """Each rule reaches the next twice in tail position, so the inlined root is a DAG whose
+    unfolding as a tree has 2^40 paths (MaskBench o69970 has this shape and once hung the
+    inliner's reachability walk). One rule, linear states, exact language."""
+    n = 40
+    text = "\n".join(f'r{i} ::= "a" r{i + 1} | "b" r{i + 1}' for i in range(n)) + f'\nr{n} ::= "c"'
+    compiled = compiler.compile_grammar(text, root="r0")
+    assert compiled.stats["rules"] == 1 and compiled.stats["states"] <= 2 * n
+    rng = random.Random(3)
+    word = "".join(rng.choice("ab") for _ in range(n))
+    assert accepts(compiled, word + "c")
+    assert not accepts(compiled, word[1:] + "c")
+    assert not accepts(compiled, word + "ac")

@@ -122,7 +122,8 @@ class Inliner {
   int64_t TreeSize(int32_t e) {
     if (static_cast<size_t>(e) < tree_memo_.size() && tree_memo_[e] >= 0) return tree_memo_[e];
     const Expr& x = out_.exprs[e];
-    int64_t own = 1 + static_cast<int64_t>(x.bytes.size()) + 2 * static_cast<int64_t>(x.ranges.size());
+    int64_t own = 1 + static_cast<int64_t>(x.bytes.size()) +
+                  2 * static_cast<int64_t>(x.ranges.size());
     for (int32_t c : x.children) {
       int64_t child = TreeSize(c);
       own += x.kind == ExprKind::kRepeat
@@ -187,10 +188,22 @@ class Inliner {
     return result;
   }
 
-  void CollectOutRefs(int32_t e, std::vector<int32_t>* out) const {
-    const Expr& x = out_.exprs[e];
-    if (x.kind == ExprKind::kRuleRef) out->push_back(x.rule);
-    for (int32_t c : x.children) CollectOutRefs(c, out);
+  // The rules `root` refers to, in preorder of first appearance. Bodies are DAGs (a tail callee
+  // is inlined by its DAG size), whose unfolding as a tree can be exponential: each subtree is
+  // visited once.
+  void CollectOutRefs(int32_t root, std::vector<int32_t>* out) {
+    if (seen_.size() < out_.exprs.size()) seen_.resize(out_.exprs.size(), 0);
+    ++gen_;
+    std::vector<int32_t> work{root};
+    while (!work.empty()) {
+      int32_t e = work.back();
+      work.pop_back();
+      if (seen_[e] == gen_) continue;
+      seen_[e] = gen_;
+      const Expr& x = out_.exprs[e];
+      if (x.kind == ExprKind::kRuleRef) out->push_back(x.rule);
+      work.insert(work.end(), x.children.rbegin(), x.children.rend());
+    }
   }
 
   const Grammar& g_;
