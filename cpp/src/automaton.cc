@@ -101,7 +101,7 @@ struct Symbol {
 
 class AutomatonBuilder {
  public:
-  explicit AutomatonBuilder(const Grammar& g) : g_(g) {
+  AutomatonBuilder(const Grammar& g, int32_t max_growth) : g_(g), max_growth_(max_growth) {
     for (const Rule& r : g.rules) jobs_.push_back({r.name, r.body});
     plain_symbol_.assign(g.rules.size(), -1);
   }
@@ -362,6 +362,10 @@ class AutomatonBuilder {
 
   Dfa Determinize(const Nfa& nfa, int32_t in, int32_t out, int32_t rule) {
     DetScratch& w = det_;
+    const int64_t state_limit =
+        max_growth_ > 0 ? std::min<int64_t>(kMaxStatesPerRule,
+                                            int64_t{max_growth_} * nfa.Size() + 1000)
+                        : kMaxStatesPerRule;
     std::vector<uint32_t>& stamp = w.stamp;
     stamp.assign(nfa.Size(), 0);
     uint32_t gen = 0;
@@ -390,7 +394,11 @@ class AutomatonBuilder {
         }
       }
       int32_t id = static_cast<int32_t>(hashes.size());
-      if (id >= kMaxStatesPerRule) {
+      if (id >= state_limit) {
+        if (state_limit < kMaxStatesPerRule) {
+          throw LimitError("rule '" + jobs_[rule].name + "' grows past " +
+                           std::to_string(max_growth_) + "x its NFA's states");
+        }
         throw LimitError("rule '" + jobs_[rule].name + "' needs more than " +
                          std::to_string(kMaxStatesPerRule) +
                          " automaton states (a pattern with exponential blow-up?)");
@@ -855,6 +863,7 @@ class AutomatonBuilder {
   }
 
   const Grammar& g_;
+  int32_t max_growth_;
   std::vector<Job> jobs_;
   std::vector<int32_t> plain_symbol_;
   std::vector<Symbol> symbols_;
@@ -884,7 +893,9 @@ class AutomatonBuilder {
   } min_;
 };
 
-Automaton Automaton::Build(const Grammar& g) { return AutomatonBuilder(g).Build(); }
+Automaton Automaton::Build(const Grammar& g, int32_t max_growth) {
+  return AutomatonBuilder(g, max_growth).Build();
+}
 
 size_t Automaton::MemoryBytes() const {
   return next_.size() * sizeof(int32_t) + calls_.size() * sizeof(CallEdge) +

@@ -36,8 +36,10 @@ using ByteSet = std::bitset<256>;
 
 class Automaton {
  public:
-  // Throws LimitError if a rule's DFA would exceed kMaxStatesPerRule or the total kMaxStates.
-  static Automaton Build(const Grammar& g);
+  // Throws LimitError if a rule's DFA would exceed kMaxStatesPerRule or the total kMaxStates,
+  // or, with max_growth > 0, max_growth times its NFA's states plus 1,000 (a blow-up: subset
+  // construction of a trie or a literal never grows).
+  static Automaton Build(const Grammar& g, int32_t max_growth = 0);
 
   int32_t NumStates() const { return static_cast<int32_t>(state_rule_.size()); }
   int32_t NumRules() const { return static_cast<int32_t>(rule_start_.size()); }
