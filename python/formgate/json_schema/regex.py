@@ -935,13 +935,16 @@ def _is_atomic(e: str) -> bool:
     """True when ``e`` is one literal, class, rule name or parenthesised group."""
     if not e:
         return False
-    ends = [(i, ch, d) for i, ch, d in _scan(e)]
+    # The scans stop at the first character that decides (the converter asks this of every
+    # piece it nests, some of them long).
     if e[0] == "(":
-        closes = [i for i, ch, d in ends if ch == ")" and d == 0]
-        return bool(closes) and closes[0] == len(e) - 1
+        for i, ch, d in _scan(e):
+            if ch == ")" and d == 0:
+                return i == len(e) - 1
+        return False
     if e[0] in '"[':
         # one token: nothing outside it
-        return not ends or (len(ends) == 1 and ends[0][0] == 0)
+        return all(i == 0 for i, _, _ in _scan(e))
     return all(ch.isalnum() or ch in "_.-" for ch in e)
 
 
