@@ -136,3 +136,16 @@ def test_callee_shared_along_every_path_is_inlined_as_a_dag(
     assert accepts(compiled, word + "c")
     assert not accepts(compiled, word[1:] + "c")
     assert not accepts(compiled, word + "ac")
+
+
+def test_small_minimum_without_maximum_is_unrolled(compiler: formgate.GrammarCompiler) -> None:
+    """`x{m,}` with a counter is a counter then a loop that starts like an iteration, which
+    keeps masks from counting iterations along the closure; a small m (a JSON string with only
+    minLength) is unrolled instead, so the grammar needs no counter rule."""
+    body = r'([ -!#-\[\]-\U0010FFFF] | "\\" (["\\/bfnrt] | "u" [0-9A-Fa-f]{4}))'
+    compiled = compiler.compile_grammar(f'root ::= "\\"" {body}{{5,}} "\\""')
+    assert compiled.stats["rules"] == 1
+    for text, ok in (('"abcd"', False), ('"abcde"', True), ('"ab\\ncd"', True),
+                     ('"ab\\nc"', False), ('"\\u00e9bcde"', True), ('"\\u00e9bc"', False),
+                     ('"' + "é" * 9 + '"', True)):
+        assert accepts(compiled, text) is ok, text

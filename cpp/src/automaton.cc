@@ -315,8 +315,12 @@ class AutomatonBuilder {
       cur = next;
     };
     int32_t fixed = x.min;
+    // `x{m,}` with a counter is a counter for m copies followed by a loop of the same body, and
+    // a loop that starts like an iteration keeps masks from counting iterations along the
+    // closure (CountedStart): a small m is worth more copies.
     bool unroll = (x.max == -1 ? x.min : x.max) <= kMaxUnrolledCopies &&
-                  size * (x.max == -1 ? x.min + 1 : x.max) <= kMaxUnrolledSize;
+                  size * (x.max == -1 ? x.min + 1 : x.max) <=
+                      (x.max == -1 ? kMaxUnrolledMinOnlySize : kMaxUnrolledSize);
     if (unroll) {
       for (int32_t i = 0; i < fixed; ++i) append_copy(false);
       if (x.max != -1) {

@@ -113,6 +113,7 @@ constexpr int32_t kMaxStates = 2000000;
 // counter frame.
 constexpr int32_t kMaxUnrolledCopies = 8;
 constexpr int32_t kMaxUnrolledSize = 256;
+constexpr int32_t kMaxUnrolledMinOnlySize = 1024;  // x{m,}: see BuildRepeat
 
 }  // namespace formgate
 
