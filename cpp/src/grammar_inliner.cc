@@ -15,7 +15,6 @@ class Inliner {
     recursive_.assign(n, false);
     inlined_.assign(n, -1);
     tail_size_.assign(n, -1);
-    tree_size_.assign(n, -1);
     out_.rules = g.rules;
     out_.root = g.root;
   }
@@ -91,7 +90,6 @@ class Inliner {
     if (inlined_[r] >= 0) return inlined_[r];
     inlined_[r] = Rewrite(g_.rules[r].body, /*tail=*/true);
     tail_size_[r] = TailSize(inlined_[r]);
-    tree_size_[r] = TreeSize(inlined_[r]);
     return inlined_[r];
   }
 
@@ -105,7 +103,7 @@ class Inliner {
     const Expr& x = g_.exprs[e];
     if (x.kind == ExprKind::kRuleRef && !recursive_[x.rule]) {
       int32_t body = Body(x.rule);
-      if ((tail ? tail_size_[x.rule] : tree_size_[x.rule]) <= max_size_) return body;
+      if ((tail ? tail_size_[x.rule] : TreeSize(body)) <= max_size_) return body;
     }
     Expr copy = x;
     for (size_t i = 0; i < copy.children.size(); ++i) {
@@ -139,8 +137,7 @@ class Inliner {
   // Node count of `e` built in tail position: shared tail subexpressions count once. The walk
   // stops once past the inlining limit, so it costs O(max_size_) per rule.
   int64_t TailSize(int32_t root) {
-    if (seen_.size() < out_.exprs.size()) seen_.resize(out_.exprs.size(), 0);
-    ++gen_;
+    NewWalk();
     int64_t total = 0;
     std::vector<int32_t> work{root};
     while (!work.empty() && total <= max_size_) {
@@ -192,8 +189,7 @@ class Inliner {
   // is inlined by its DAG size), whose unfolding as a tree can be exponential: each subtree is
   // visited once.
   void CollectOutRefs(int32_t root, std::vector<int32_t>* out) {
-    if (seen_.size() < out_.exprs.size()) seen_.resize(out_.exprs.size(), 0);
-    ++gen_;
+    NewWalk();
     std::vector<int32_t> work{root};
     while (!work.empty()) {
       int32_t e = work.back();
@@ -206,14 +202,20 @@ class Inliner {
     }
   }
 
+  // Starts a walk of out_ that marks each expression it visits in seen_ (bodies are DAGs).
+  void NewWalk() {
+    if (seen_.size() < out_.exprs.size()) seen_.resize(out_.exprs.size(), 0);
+    ++gen_;
+  }
+
   const Grammar& g_;
   int64_t max_size_;
   std::vector<std::vector<int32_t>> calls_;
   std::vector<bool> recursive_;
   std::vector<int32_t> inlined_;
-  std::vector<int64_t> tail_size_, tree_size_;
+  std::vector<int64_t> tail_size_;  // by rule; tree sizes are TreeSize of the body
   std::vector<int64_t> tree_memo_;  // by expression of out_, -1 = not yet
-  std::vector<uint32_t> seen_;       // TailSize's visited marks, by expression of out_
+  std::vector<uint32_t> seen_;       // visited marks of the current walk, by expression of out_
   uint32_t gen_ = 0;
   Grammar out_;
 };
